@@ -1,0 +1,1 @@
+"""Entry points. The only code that reads Hydra config objects; torch loads inside the runs."""

@@ -1,0 +1,127 @@
+"""Turn a composed config into the objects of a run: data module, task, callbacks, trainer."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab.errors import config_group
+
+
+def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
+    """Instantiate the task's data module and set it up, so bad data stops the run here."""
+    with config_group("data"):
+        datamodule = instantiate(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    return datamodule
+
+
+def build_task(cfg: DictConfig, spec) -> L.LightningModule:
+    """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule."""
+    from rnnlab.tasks import SequenceRegressor
+
+    with config_group("model"):
+        net = instantiate(cfg.model, input_size=spec.input_size, output_size=spec.output_size)
+    with config_group("optimizer"):
+        optimizer = instantiate(cfg.optimizer)
+    with config_group("scheduler"):
+        scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    tasks = {"regression": SequenceRegressor}
+    return tasks[spec.objective](net=net, spec=spec, optimizer=optimizer, scheduler=scheduler)
+
+
+def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
+    """Every entry of a callbacks/logger group that names a ``_target_`` (null entries are off)."""
+    objects = []
+    with config_group(group):
+        for conf in (configs or {}).values():
+            if conf is not None and "_target_" in conf:
+                objects.append(instantiate(conf))
+    return objects
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    callbacks = _instantiate_all("callbacks", cfg.get("callbacks"))
+    loggers = _instantiate_all("logger", cfg.get("logger"))
+    with config_group("trainer"):
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:
+    """The run's hyperparameters as flat ``group/key`` scalars (TensorBoard's HPARAMS tab)."""
+    params: dict[str, Any] = {"seed": cfg.get("seed")}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key not in ("_target_", "_partial_"):
+                    walk(f"{prefix}/{key}", item)
+            if "_target_" in value:
+                params[f"{prefix}/name"] = str(value["_target_"]).rsplit(".", 1)[-1]
+        elif isinstance(value, bool | int | float | str):
+            params[prefix] = value
+        else:
+            params[prefix] = str(value)
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for group in groups:
+        if container.get(group) is not None:
+            walk(group, container[group])
+    return {k: ("null" if v is None else v) for k, v in params.items()}
+
+
+def log_hyperparams(trainer: L.Trainer, params: dict, metric_names: list[str]) -> None:
+    """Record ``params`` with every logger; TensorBoard also learns which scalars are the
+    metrics to show beside them (their values come from the scalars the run logs)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from torch.utils.tensorboard.summary import hparams
+
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            if not trainer.is_global_zero:
+                continue
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams(params, dict.fromkeys(metric_names, 0.0)):
+                writer.add_summary(summary)
+        else:
+            logger.log_hyperparams(params)
+
+
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Tensors and numbers as plain floats (NaN and inf kept as JSON-compatible strings)."""
+    out = {}
+    for key, value in metrics.items():
+        number = float(value.item() if hasattr(value, "item") else value)
+        out[key] = number if math.isfinite(number) else str(number)
+    return out
+
+
+def write_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+
+
+def print_summary(metrics: Mapping[str, float], title: str) -> None:
+    """The headline numbers as a table: each split's errors beside its naive baselines."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    baselines = [b for b in ("naive", "snaive") if any(f"/{b}_" in key for key in metrics)]
+    for column in ["model", *baselines]:
+        table.add_column(column, justify="right")
+    for split in ("val", "test"):
+        for name in ("loss", "mse", "mae"):
+            key = f"{split}/{name}"
+            if key in metrics:
+                row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]
+                table.add_row(key, f"{metrics[key]:.4g}", *("" if v is None else f"{v:.4g}" for v in row))
+    Console().print(table)

@@ -1,0 +1,70 @@
+"""rnnlab-train: compose the config, build the task, train, test, write metrics.json.
+
+Module level imports stay light (no torch, no Lightning): ``--help`` and ``--cfg`` are fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.errors import ConfigError
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from rnnlab.cli import build
+
+    # Lightning brings its own console handler; Hydra's root handlers already print to the
+    # console and to <run>/train.log, so drop Lightning's to avoid every line twice.
+    logging.getLogger("lightning.pytorch").handlers.clear()
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = build.build_datamodule(cfg)
+    task = build.build_task(cfg, datamodule.spec)
+    trainer = build.build_trainer(cfg)
+    build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
+
+    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = build.scalar_metrics(trainer.callback_metrics)
+    checkpoint = trainer.checkpoint_callback
+    best = None
+    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+        best = checkpoint.best_model_path
+        metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
+        for logger in trainer.loggers:
+            logger.log_metrics({f"{checkpoint.monitor}_best": metrics[f"{checkpoint.monitor}_best"]}, trainer.global_step)
+    if cfg.get("test", True):
+        trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+        metrics.update(build.scalar_metrics(trainer.callback_metrics))
+
+    if trainer.is_global_zero:
+        path = Path(cfg.paths.output_dir) / "metrics.json"
+        build.write_metrics(path, metrics)
+        build.print_summary(metrics, title=f"{cfg.task_name}: {path}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except ConfigError as error:
+        print(f"rnnlab-train: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    value = metrics.get(cfg.optimized_metric)
+    return None if value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()

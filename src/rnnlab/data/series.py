@@ -1,0 +1,151 @@
+"""Forecasting one univariate series: windows, a time-ordered split, a train-only scaler.
+
+``SeriesDataModule`` does the work for any series; subclasses only say where the values
+come from (``SineDataModule`` generates them, ``CsvSeriesDataModule`` reads a CSV column).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from rnnlab.data.spec import TaskSpec
+from rnnlab.data.windowing import (
+    SPLITS,
+    StandardScaler,
+    TensorBatches,
+    batch_loader,
+    sliding_windows,
+    split_bounds,
+)
+from rnnlab.errors import ConfigError, check_int
+
+
+class SeriesDataModule(L.LightningDataModule):
+    """Windows of ``window`` past values and the ``horizon`` values that follow.
+
+    The series is split by time into train / val / test, and windows are cut inside each
+    split, so no window crosses a split boundary. The scaler is fitted on the train split
+    only. Test targets are ``rollout_steps`` long (>= horizon) so a task can score a
+    multi-step autoregressive rollout on the same windows it scores the direct forecast.
+    """
+
+    def __init__(
+        self,
+        window: int = 64,
+        horizon: int = 4,
+        batch_size: int = 64,
+        splits: Sequence[float] = (0.7, 0.15, 0.15),
+        rollout_steps: int = 32,
+        season: int | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.window = check_int("window", window, 1)
+        self.horizon = check_int("horizon", horizon, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.rollout_steps = check_int("rollout_steps", rollout_steps, horizon)
+        self.season = None if season is None else check_int("season", season, 1)
+        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.splits = tuple(float(f) for f in splits)
+        split_bounds(100, self.splits)  # validates the fractions now, not at setup
+        self.scaler: StandardScaler | None = None
+        self.series: np.ndarray | None = None
+        self.bounds: list[tuple[int, int]] = []
+        self.datasets: dict[str, TensorBatches] = {}
+
+    def load_series(self) -> np.ndarray:
+        """The raw 1-D series, in its original units."""
+        raise NotImplementedError(f"{type(self).__name__} must implement load_series()")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        series = np.asarray(self.load_series(), dtype=np.float64)
+        if series.ndim != 1 or not np.all(np.isfinite(series)):
+            raise ConfigError("series", "a 1-D sequence of finite numbers", None)
+        self.bounds = split_bounds(len(series), self.splits)
+        for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
+            extra_name, extra = ("rollout_steps", self.rollout_steps) if name == "test" else ("horizon", self.horizon)
+            if stop - start < self.window + extra:
+                raise ConfigError(
+                    "window",
+                    f"<= {stop - start - extra} so that window + {extra_name} ({extra}) fits "
+                    f"the {name} split of {stop - start} steps",
+                    self.window,
+                )
+        train_start, train_stop = self.bounds[0]
+        self.scaler = StandardScaler.fit(series[train_start:train_stop])
+        scaled = self.scaler.transform(series)
+        self.series = series
+        for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
+            targets = self.rollout_steps if name == "test" else self.horizon
+            self.datasets[name] = TensorBatches(*sliding_windows(scaled[start:stop], self.window, targets))
+
+    @property
+    def spec(self) -> TaskSpec:
+        if self.scaler is None:
+            raise RuntimeError("call setup() before reading spec")
+        season = self.season if self.season is not None and self.season <= self.window else None
+        return TaskSpec(
+            objective="regression",
+            input_size=1,
+            output_size=self.horizon,
+            target_mean=self.scaler.mean,
+            target_std=self.scaler.std,
+            season=season,
+            rollout_steps=self.rollout_steps,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["val"], self.batch_size, False, self.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["test"], self.batch_size, False, self.num_workers)
+
+
+class CsvSeriesDataModule(SeriesDataModule):
+    """One numeric column of a CSV file with a header row, in file order."""
+
+    def __init__(self, path: str, column: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = Path(path).expanduser()
+        self.column = column
+
+    def load_series(self) -> np.ndarray:
+        if not self.path.is_file():
+            raise ConfigError("path", "an existing CSV file", str(self.path))
+        with self.path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            if self.column not in columns:
+                raise ConfigError(
+                    "column", "one of the file's columns: " + ", ".join(columns), self.column
+                )
+            values = []
+            for row_number, row in enumerate(reader, start=2):
+                cell = (row[self.column] or "").strip()
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise ConfigError(
+                        "column",
+                        "a numeric column",
+                        self.column,
+                        f"line {row_number} of {self.path} holds {cell!r}",
+                    ) from None
+                if not math.isfinite(value):
+                    raise ConfigError(
+                        "column", "finite numbers", self.column, f"line {row_number} holds {cell!r}"
+                    )
+                values.append(value)
+        return np.asarray(values)

@@ -1,0 +1,91 @@
+"""Shared pieces of the in-memory data path: splits, scaling, windows, whole-batch loading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from rnnlab.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int]]:
+    """Contiguous [start, stop) ranges for train / val / test, in time order."""
+    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ConfigError("splits", "three positive fractions that sum to 1", list(fractions))
+    train_stop = int(round(length * fractions[0]))
+    val_stop = int(round(length * (fractions[0] + fractions[1])))
+    return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]
+
+
+class StandardScaler:
+    """Zero mean, unit variance, with statistics taken from the data it is fitted on only."""
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+        self.mean = mean
+        self.std = std
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> StandardScaler:
+        std = float(values.std())
+        return cls(float(values.mean()), std if std > 1e-12 else 1.0)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean) / self.std
+
+    def inverse(self, values):
+        return values * self.std + self.mean
+
+
+def sliding_windows(values: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (input, target) pairs inside ``values``: inputs (n, window, 1), targets (n, horizon)."""
+    frames = np.lib.stride_tricks.sliding_window_view(values, window + horizon)
+    inputs = torch.from_numpy(np.ascontiguousarray(frames[:, :window, None]))
+    targets = torch.from_numpy(np.ascontiguousarray(frames[:, window:]))
+    return inputs.float(), targets.float()
+
+
+class TensorBatches(Dataset):
+    """Tensors held in memory, fetched a whole batch at a time.
+
+    DataLoader hands ``__getitems__`` the batch's index list, so one indexing op per tensor
+    replaces per-item fetches and collation. Samplers (shuffling, DistributedSampler under
+    DDP) work unchanged because this is an ordinary map-style dataset.
+    """
+
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError("TensorBatches needs tensors of one common length")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        index = torch.as_tensor(indices)
+        return tuple(t[index] for t in self.tensors)
+
+
+def _whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return batch
+
+
+def batch_loader(
+    dataset: TensorBatches, batch_size: int, shuffle: bool, num_workers: int = 0
+) -> DataLoader:
+    """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=_whole_batch,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
