@@ -54,7 +54,7 @@ def config_group(group: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as error:  # noqa: BLE001 - re-raised unchanged unless it is a ConfigError
+    except Exception as error:
         cause: BaseException | None = error
         while cause is not None and not isinstance(cause, ConfigError):
             cause = cause.__cause__

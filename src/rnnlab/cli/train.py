@@ -25,9 +25,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     from rnnlab.cli import build
 
-    # Lightning brings its own console handler; Hydra's root handlers already print to the
-    # console and to <run>/train.log, so drop Lightning's to avoid every line twice.
-    logging.getLogger("lightning.pytorch").handlers.clear()
+    # Lightning brings its own stderr handlers; route its records to Hydra's root handlers
+    # instead (console and <run>/train.log), once each.
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = build.build_datamodule(cfg)
@@ -43,7 +45,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = checkpoint.best_model_path
         metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
         for logger in trainer.loggers:
-            logger.log_metrics({f"{checkpoint.monitor}_best": metrics[f"{checkpoint.monitor}_best"]}, trainer.global_step)
+            logger.log_metrics(
+                {f"{checkpoint.monitor}_best": metrics[f"{checkpoint.monitor}_best"]}, trainer.global_step
+            )
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(build.scalar_metrics(trainer.callback_metrics))

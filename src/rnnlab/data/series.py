@@ -72,7 +72,9 @@ class SeriesDataModule(L.LightningDataModule):
             raise ConfigError("series", "a 1-D sequence of finite numbers", None)
         self.bounds = split_bounds(len(series), self.splits)
         for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
-            extra_name, extra = ("rollout_steps", self.rollout_steps) if name == "test" else ("horizon", self.horizon)
+            extra_name, extra = (
+                ("rollout_steps", self.rollout_steps) if name == "test" else ("horizon", self.horizon)
+            )
             if stop - start < self.window + extra:
                 raise ConfigError(
                     "window",
@@ -128,9 +130,7 @@ class CsvSeriesDataModule(SeriesDataModule):
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
             if self.column not in columns:
-                raise ConfigError(
-                    "column", "one of the file's columns: " + ", ".join(columns), self.column
-                )
+                raise ConfigError("column", "one of the file's columns: " + ", ".join(columns), self.column)
             values = []
             for row_number, row in enumerate(reader, start=2):
                 cell = (row[self.column] or "").strip()

@@ -77,9 +77,7 @@ def _whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return batch
 
 
-def batch_loader(
-    dataset: TensorBatches, batch_size: int, shuffle: bool, num_workers: int = 0
-) -> DataLoader:
+def batch_loader(dataset: TensorBatches, batch_size: int, shuffle: bool, num_workers: int = 0) -> DataLoader:
     """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate)."""
     return DataLoader(
         dataset,

@@ -39,7 +39,9 @@ class SequenceRegressor(L.LightningModule):
         scheduler_monitor: str = "val/loss",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters({"spec": asdict(spec), "scheduler_monitor": scheduler_monitor}, logger=False)
+        self.save_hyperparameters(
+            {"spec": asdict(spec), "scheduler_monitor": scheduler_monitor}, logger=False
+        )
         self.net = net
         self.spec = spec
         self.horizon = spec.output_size

@@ -1,0 +1,99 @@
+"""Every option of every config group composes, and what it names can be built."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from rnnlab.cli import build
+from tests.conftest import CONFIG_DIR
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _data_overrides(write_csv) -> list[str]:
+    path = write_csv({"close": [float(i % 17) for i in range(1000)]})
+    return [f"data.path={path}", "data.column=close"]
+
+
+@pytest.mark.parametrize("data", _options("data"))
+@pytest.mark.parametrize("model", _options("model"))
+def test_data_and_model_options_build_a_task(compose_train, write_csv, data, model):
+    extra = _data_overrides(write_csv) if data == "series" else []
+    cfg = compose_train(f"data={data}", f"model={model}", *extra)
+    datamodule = build.build_datamodule(cfg)
+    task = build.build_task(cfg, datamodule.spec)
+    x, y = next(iter(datamodule.train_dataloader()))
+    assert task(x).shape == y.shape
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("scheduler", ["null", "plateau", "cosine"])
+def test_optimizer_and_scheduler_options(compose_train, name, scheduler):
+    cfg = compose_train(f"optimizer={name}", *([] if scheduler == "null" else [f"scheduler={scheduler}"]))
+    task = build.build_task(cfg, build.build_datamodule(cfg).spec)
+    configured = task.configure_optimizers()
+    optimizer = configured if scheduler == "null" else configured["optimizer"]
+    assert type(optimizer).__name__.lower() == name
+    assert optimizer.defaults["lr"] == cfg.optimizer.lr
+
+
+@pytest.mark.parametrize("trainer", _options("trainer"))
+def test_trainer_options(compose_train, trainer):
+    cfg = compose_train(f"trainer={trainer}")
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    built = build.build_trainer(cfg)
+    assert built.max_epochs == cfg.trainer.max_epochs
+    if trainer == "ddp_cpu":
+        assert built.num_devices == 2
+        assert type(built.strategy).__name__ == "DDPStrategy"
+
+
+def test_logger_and_callback_options(compose_train, tmp_path):
+    cfg = compose_train("logger=default", "callbacks=default")
+    trainer = build.build_trainer(cfg)
+    assert {type(lg).__name__ for lg in trainer.loggers} == {"TensorBoardLogger", "CSVLogger"}
+    names = {type(cb).__name__ for cb in trainer.callbacks}
+    assert {"ModelCheckpoint", "EarlyStopping", "RichProgressBar", "ForecastPlot"} <= names
+    assert Path(trainer.checkpoint_callback.dirpath) == tmp_path / "checkpoints"
+    for option in _options("logger"):
+        assert build._instantiate_all("logger", compose_train(f"logger={option}").logger)
+    for option in _options("callbacks"):
+        assert build._instantiate_all("callbacks", compose_train(f"callbacks={option}").callbacks)
+
+
+@pytest.mark.parametrize("debug", _options("debug"))
+def test_debug_options(compose_train, debug):
+    cfg = compose_train(f"debug={debug}")
+    assert build.build_trainer(cfg) is not None
+
+
+@pytest.mark.parametrize("experiment", _options("experiment"))
+def test_experiment_options(compose_train, experiment):
+    cfg = compose_train(f"experiment={experiment}")
+    task = build.build_task(cfg, build.build_datamodule(cfg).spec)
+    assert build.build_trainer(cfg) is not None and task is not None
+
+
+def test_seed_zero_is_a_seed(compose_train):
+    assert compose_train("seed=0").seed == 0
+    assert compose_train("seed=0").data.seed == 0
+
+
+def test_rnn_nonlinearity_selects_the_cell(compose_train):
+    cfg = compose_train("model=rnn", "model.nonlinearity=relu")
+    assert cfg.model.cell == "rnn_relu"
+    net = instantiate(cfg.model, input_size=1, output_size=1)
+    assert net.backbone.rnn.nonlinearity == "relu"
+
+
+def test_hparams_are_flat_scalars(compose_train):
+    params = build.flat_params(compose_train("model=gru"))
+    assert params["model/cell"] == "gru"
+    assert params["data/name"] == "SineDataModule"
+    assert params["data/periods"] == "[30, 12]"
+    assert all(isinstance(v, bool | int | float | str) for v in params.values())

@@ -1,0 +1,54 @@
+"""Shared fixtures: compose the real config tree, the way rnnlab-train does."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "conf"
+# A quick but real run: few batches per split, one epoch, every file still written.
+FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
+
+
+@pytest.fixture
+def compose_train(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose conf/train.yaml with overrides, writing into a fresh temporary run dir."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides])
+
+    return _compose
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write a CSV with the given columns (dict of name -> values) and return its path."""
+
+    def _write(columns: dict[str, list], name: str = "series.csv") -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(zip(*columns.values(), strict=True))
+        return path
+
+    return _write
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run ``rnnlab-train`` (or another entry point) as a user would, in a subprocess."""
+    script = Path(sys.executable).parent / args[0]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [str(script), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

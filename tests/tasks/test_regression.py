@@ -1,0 +1,95 @@
+import functools
+
+import lightning as L
+import pytest
+import torch
+
+from rnnlab.data import SineDataModule, TaskSpec
+from rnnlab.models import RecurrentNet
+from rnnlab.tasks import SequenceRegressor
+
+ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
+
+
+def _regressor(horizon=2, season=None, rollout_steps=5, mean=10.0, std=2.0) -> SequenceRegressor:
+    spec = TaskSpec("regression", 1, horizon, mean, std, season, rollout_steps)
+    net = RecurrentNet("gru", input_size=1, output_size=horizon, hidden_size=8)
+    return SequenceRegressor(net=net, spec=spec, optimizer=ADAM)
+
+
+def test_naive_baselines():
+    task = _regressor(season=3)
+    x = torch.arange(8.0).reshape(1, 8, 1)  # history 0..7
+    assert task.naive(x, 4).tolist() == [[7.0, 7.0, 7.0, 7.0]]
+    # one season (3 steps) back from each target step: 5, 6, 7, then 5 again
+    assert task.seasonal_naive(x, 4).tolist() == [[5.0, 6.0, 7.0, 5.0]]
+
+
+def test_rollout_feeds_forecasts_back_in_a_window_of_fixed_length():
+    task = _regressor(horizon=2)
+    x = torch.randn(3, 6, 1)
+    with torch.no_grad():
+        rollout = task.rollout(x, 5)
+        window, expected = x, []
+        for _ in range(3):
+            chunk = task(window)
+            expected.append(chunk)
+            window = torch.cat([window[:, 2:], chunk.unsqueeze(-1)], dim=1)
+    assert rollout.shape == (3, 5)
+    assert torch.allclose(rollout, torch.cat(expected, dim=1)[:, :5])
+    assert torch.allclose(rollout[:, :2], task(x).detach())
+
+
+@pytest.mark.filterwarnings("ignore:.*self.trainer. reference is not registered")
+def test_metrics_are_reported_in_original_units():
+    task = _regressor(mean=10.0, std=2.0)
+    x = torch.zeros(4, 6, 1)
+    y = torch.ones(4, 2)  # scaled 1.0 is 12.0 in original units
+    task.eval()
+    with torch.no_grad():
+        prediction, truth = task._evaluate("val", x, y)
+    assert torch.allclose(truth, torch.full((4, 2), 12.0))
+    mse = task.metrics["val"].compute()["val/mse"]
+    expected = ((task.to_original_units(prediction) - 12.0) ** 2).mean()
+    assert torch.isclose(mse, expected)
+    naive_mse = task.metrics["val_naive"].compute()["val/naive_mse"]
+    assert torch.isclose(naive_mse, torch.tensor(4.0))  # naive says 10.0 (scaled 0); truth 12.0
+
+
+def test_lstm_learns_the_sine_task_far_better_than_naive(tmp_path):
+    """A short fixed-seed run must beat the last-value forecast by a wide margin."""
+    L.seed_everything(0, workers=True)
+    data = SineDataModule(length=2000, window=48, horizon=4, rollout_steps=16, batch_size=64, seed=0)
+    data.setup("fit")
+    spec = data.spec
+    net = RecurrentNet("lstm", spec.input_size, spec.output_size, hidden_size=32)
+    task = SequenceRegressor(net=net, spec=spec, optimizer=functools.partial(torch.optim.Adam, lr=1e-2))
+    trainer = L.Trainer(
+        max_epochs=6,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=data)
+    (metrics,) = trainer.test(task, datamodule=data, verbose=False)
+    assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]
+    assert metrics["test_rollout/mse"] < 0.2 * metrics["test_rollout/naive_mse"]
+    assert metrics["test/mse_step1"] <= metrics["test/mse"] * 2
+
+
+@pytest.mark.parametrize("name", ["plateau", "cosine"])
+def test_scheduler_is_built_from_its_factory(name):
+    task = _regressor()
+    factories = {
+        "plateau": functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=1),
+        "cosine": functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=4),
+    }
+    task.scheduler_factory = factories[name]
+    config = task.configure_optimizers()
+    assert isinstance(config["optimizer"], torch.optim.Adam)
+    assert config["lr_scheduler"]["monitor"] == "val/loss"
+    assert config["lr_scheduler"]["scheduler"].optimizer is config["optimizer"]
