@@ -47,7 +47,7 @@ def test_last_head_of_a_bidirectional_net_sees_the_whole_sequence():
     y[0, 0, 0] += 1.0
     before, after = net(x)[0], net(y)[0]
     assert not torch.allclose(before, after)
-    outputs, h_n = net.backbone(x)
+    _, h_n = net.backbone(x)
     summary = torch.cat([h_n[-2], h_n[-1]], dim=-1)
     assert torch.allclose(net.head.linear(summary), before, atol=1e-6)
 

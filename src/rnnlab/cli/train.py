@@ -43,11 +43,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     best = None
     if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
         best = checkpoint.best_model_path
-        metrics[f"{checkpoint.monitor}_best"] = float(checkpoint.best_model_score)
+        best_score = {f"{checkpoint.monitor}_best": float(checkpoint.best_model_score)}
+        metrics.update(best_score)
         for logger in trainer.loggers:
-            logger.log_metrics(
-                {f"{checkpoint.monitor}_best": metrics[f"{checkpoint.monitor}_best"]}, trainer.global_step
-            )
+            logger.log_metrics(best_score, trainer.global_step)
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(build.scalar_metrics(trainer.callback_metrics))

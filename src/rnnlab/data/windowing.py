@@ -17,8 +17,8 @@ def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int
     """Contiguous [start, stop) ranges for train / val / test, in time order."""
     if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ConfigError("splits", "three positive fractions that sum to 1", list(fractions))
-    train_stop = int(round(length * fractions[0]))
-    val_stop = int(round(length * (fractions[0] + fractions[1])))
+    train_stop = round(length * fractions[0])
+    val_stop = round(length * (fractions[0] + fractions[1]))
     return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]
 
 
