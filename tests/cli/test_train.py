@@ -49,11 +49,14 @@ def test_lightning_fast_dev_run_still_writes_metrics(tmp_path):
     assert "test/mse" in json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_unknown_model_name_lists_the_options(tmp_path):
-    result = run_cli("rnnlab-train", "model=transformer", f"hydra.run.dir={tmp_path / 'run'}")
+@pytest.mark.parametrize(
+    ("group", "option", "known"), [("model", "transformer", "gru"), ("data", "mnist", "sine")]
+)
+def test_unknown_option_name_lists_the_options(tmp_path, group, option, known):
+    result = run_cli("rnnlab-train", f"{group}={option}", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode != 0
-    assert "Could not find 'model/transformer'" in result.stderr
-    assert "Available options in 'model':" in result.stderr and "\tgru" in result.stderr
+    assert f"Could not find '{group}/{option}'" in result.stderr
+    assert f"Available options in '{group}':" in result.stderr and f"\t{known}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
 
