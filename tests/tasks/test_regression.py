@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rnnlab.data import SineDataModule, TaskSpec
+from rnnlab.data.spec import Scaling
 from rnnlab.models import RecurrentNet
 from rnnlab.tasks import SequenceRegressor
 
@@ -12,7 +13,7 @@ ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
 
 
 def _regressor(horizon=2, season=None, rollout_steps=5, mean=10.0, std=2.0) -> SequenceRegressor:
-    spec = TaskSpec("regression", 1, horizon, mean, std, season, rollout_steps)
+    spec = TaskSpec("regression", 1, horizon, Scaling("global", mean, std), season, rollout_steps)
     net = RecurrentNet("gru", input_size=1, output_size=horizon, hidden_size=8)
     return SequenceRegressor(net=net, spec=spec, optimizer=ADAM)
 
@@ -41,19 +42,28 @@ def test_rollout_feeds_forecasts_back_in_a_window_of_fixed_length():
 
 
 @pytest.mark.filterwarnings("ignore:.*self.trainer. reference is not registered")
-def test_metrics_are_reported_in_original_units():
+def test_the_net_sees_scaled_values_and_metrics_are_in_original_units():
     task = _regressor(mean=10.0, std=2.0)
-    x = torch.zeros(4, 6, 1)
-    y = torch.ones(4, 2)  # scaled 1.0 is 12.0 in original units
+    x = torch.full((4, 6, 1), 10.0)  # the net sees 0.0
+    y = torch.full((4, 2), 12.0)  # and is trained towards 1.0
     task.eval()
     with torch.no_grad():
-        prediction, truth = task._evaluate("val", x, y)
-    assert torch.allclose(truth, torch.full((4, 2), 12.0))
+        raw = task.net(torch.zeros(4, 6, 1))[0]
+        prediction = task._evaluate("val", x, y)
+    assert torch.allclose(prediction, raw * 2.0 + 10.0)
     mse = task.metrics["val"].compute()["val/mse"]
-    expected = ((task.to_original_units(prediction) - 12.0) ** 2).mean()
-    assert torch.isclose(mse, expected)
+    assert torch.isclose(mse, ((prediction - 12.0) ** 2).mean())
     naive_mse = task.metrics["val_naive"].compute()["val/naive_mse"]
-    assert torch.isclose(naive_mse, torch.tensor(4.0))  # naive says 10.0 (scaled 0); truth 12.0
+    assert torch.isclose(naive_mse, torch.tensor(4.0))  # naive says 10.0; truth 12.0
+
+
+def test_relative_scaling_is_translation_invariant():
+    """With mode "last" a window shifted by any constant gets the same forecast, shifted."""
+    spec = TaskSpec("regression", 1, 2, Scaling("last", 0.0, 3.0))
+    task = SequenceRegressor(RecurrentNet("lstm", 1, 2, hidden_size=8), spec, ADAM)
+    x = torch.arange(5.0).reshape(1, 5, 1)
+    with torch.no_grad():
+        assert torch.allclose(task(x + 1000.0), task(x) + 1000.0, atol=1e-3)
 
 
 def test_lstm_learns_the_sine_task_far_better_than_naive(tmp_path):

@@ -34,12 +34,8 @@ class ForecastPlot(L.Callback):
         x, y = x.to(pl_module.device), y.to(pl_module.device)
         with torch.no_grad():
             forecast = pl_module.rollout(x, y.shape[1]) if split == "test" else pl_module(x)
-        history = pl_module.to_original_units(x[..., 0]).cpu()
-        truth = pl_module.to_original_units(y).cpu()
-        forecast = pl_module.to_original_units(forecast).cpu()
-        tensorboard.experiment.add_figure(
-            f"{split}/forecast", _figure(history, truth, forecast, picks, split), trainer.global_step
-        )
+        figure = _figure(x[..., 0].cpu(), y.cpu(), forecast.cpu(), picks, split)
+        tensorboard.experiment.add_figure(f"{split}/forecast", figure, trainer.global_step)
 
 
 def _figure(history, truth, forecast, picks, split):

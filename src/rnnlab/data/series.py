@@ -15,14 +15,14 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from rnnlab.data.spec import TaskSpec
+from rnnlab.data.spec import Scaling, TaskSpec
 from rnnlab.data.windowing import (
     SPLITS,
-    StandardScaler,
     TensorBatches,
     batch_loader,
     sliding_windows,
     split_bounds,
+    standard_scaling,
 )
 from rnnlab.errors import ConfigError, check_int
 
@@ -31,9 +31,10 @@ class SeriesDataModule(L.LightningDataModule):
     """Windows of ``window`` past values and the ``horizon`` values that follow.
 
     The series is split by time into train / val / test, and windows are cut inside each
-    split, so no window crosses a split boundary. The scaler is fitted on the train split
-    only. Test targets are ``rollout_steps`` long (>= horizon) so a task can score a
-    multi-step autoregressive rollout on the same windows it scores the direct forecast.
+    split, so no window crosses a split boundary. Windows hold values in original units;
+    the standard scaling, fitted on the train split only, goes to the model in ``spec``.
+    Test targets are ``rollout_steps`` long (>= horizon) so a task can score a multi-step
+    autoregressive rollout on the same windows it scores the direct forecast.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class SeriesDataModule(L.LightningDataModule):
         self.num_workers = check_int("num_workers", num_workers, 0)
         self.splits = tuple(float(f) for f in splits)
         split_bounds(100, self.splits)  # validates the fractions now, not at setup
-        self.scaler: StandardScaler | None = None
+        self.scaling: Scaling | None = None
         self.series: np.ndarray | None = None
         self.bounds: list[tuple[int, int]] = []
         self.datasets: dict[str, TensorBatches] = {}
@@ -83,24 +84,22 @@ class SeriesDataModule(L.LightningDataModule):
                     self.window,
                 )
         train_start, train_stop = self.bounds[0]
-        self.scaler = StandardScaler.fit(series[train_start:train_stop])
-        scaled = self.scaler.transform(series)
+        self.scaling = standard_scaling(series[train_start:train_stop])
         self.series = series
         for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
             targets = self.rollout_steps if name == "test" else self.horizon
-            self.datasets[name] = TensorBatches(*sliding_windows(scaled[start:stop], self.window, targets))
+            self.datasets[name] = TensorBatches(*sliding_windows(series[start:stop], self.window, targets))
 
     @property
     def spec(self) -> TaskSpec:
-        if self.scaler is None:
+        if self.scaling is None:
             raise RuntimeError("call setup() before reading spec")
         season = self.season if self.season is not None and self.season <= self.window else None
         return TaskSpec(
             objective="regression",
             input_size=1,
             output_size=self.horizon,
-            target_mean=self.scaler.mean,
-            target_std=self.scaler.std,
+            scaling=self.scaling,
             season=season,
             rollout_steps=self.rollout_steps,
         )

@@ -2,23 +2,79 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How a regression model sees values: scaled = (value - offset) / scale.
+
+    mode "global": offset and scale are constants fitted on the train split (standardizing
+    a series, or min-max for counting). mode "last": the offset is each window's last value,
+    so the model sees values relative to the present (scale stays a constant), which carries
+    over unchanged to values far outside the trained range.
+    """
+
+    mode: str = "global"
+    offset: float = 0.0
+    scale: float = 1.0
+
+    def offsets(self, window: torch.Tensor) -> torch.Tensor:
+        """Per-window offsets, shaped (batch, 1), for windows shaped (batch, time, 1)."""
+        if self.mode == "last":
+            return window[:, -1, :1]
+        return torch.full_like(window[:, -1, :1], self.offset)
+
+    def encode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        shape = (-1,) + (1,) * (values.dim() - 1)
+        return (values - offsets.reshape(shape)) / self.scale
+
+    def decode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        shape = (-1,) + (1,) * (values.dim() - 1)
+        return values * self.scale + offsets.reshape(shape)
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     """Sizes and facts a LightningModule needs to be built for a task.
 
-    objective: "regression" (real-valued targets) or "language" (next-token ids).
-    target_mean / target_std: the train-split scaler, so metrics can be reported in the
-    series' original units. season: the known period in steps, for the seasonal naive baseline.
+    objective: "regression" (real-valued targets) or "language" (next-character ids).
+    scaling: how regression inputs and targets are scaled for the network.
+    season: the known period in steps, for the seasonal naive baseline.
     rollout_steps: how many steps the test targets hold, for the autoregressive rollout.
+    integer_targets: the targets are whole numbers (adds exact-match accuracy).
+    test_splits: names of the test dataloaders, in order.
+    vocab: the characters of a language task, index = token id (index 0 is <unk>).
+    input_encoding: "dense" (real features), "embedding" or "one_hot" (token ids).
+    stateful: language batches are contiguous streams whose hidden state carries over.
     """
 
     objective: str
     input_size: int
     output_size: int
-    target_mean: float = 0.0
-    target_std: float = 1.0
+    scaling: Scaling = field(default_factory=Scaling)
     season: int | None = None
     rollout_steps: int | None = None
+    integer_targets: bool = False
+    test_splits: tuple[str, ...] = ("test",)
+    vocab: tuple[str, ...] = ()
+    input_encoding: str = "dense"
+    stateful: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, so a checkpoint holding it loads with weights_only=True."""
+        data = asdict(self)
+        data["test_splits"] = list(self.test_splits)
+        data["vocab"] = list(self.vocab)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskSpec:
+        values = dict(data)
+        values["scaling"] = Scaling(**values.get("scaling", {}))
+        values["test_splits"] = tuple(values.get("test_splits", ("test",)))
+        values["vocab"] = tuple(values.get("vocab", ()))
+        return cls(**values)

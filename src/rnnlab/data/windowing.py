@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.spec import Scaling
 from rnnlab.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -22,23 +23,10 @@ def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int
     return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]
 
 
-class StandardScaler:
-    """Zero mean, unit variance, with statistics taken from the data it is fitted on only."""
-
-    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
-        self.mean = mean
-        self.std = std
-
-    @classmethod
-    def fit(cls, values: np.ndarray) -> StandardScaler:
-        std = float(values.std())
-        return cls(float(values.mean()), std if std > 1e-12 else 1.0)
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.std
-
-    def inverse(self, values):
-        return values * self.std + self.mean
+def standard_scaling(values: np.ndarray) -> Scaling:
+    """Zero mean, unit variance, with statistics from ``values`` only (the train split)."""
+    std = float(values.std())
+    return Scaling("global", float(values.mean()), std if std > 1e-12 else 1.0)
 
 
 def sliding_windows(values: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,31 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric, MetricCollection
 
 from rnnlab.data.spec import TaskSpec
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def _errors(prefix: str) -> MetricCollection:
-    return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()}, prefix=prefix)
+class ExactMatch(MeanMetric):
+    """The share of predictions that equal the target after rounding to the nearest integer."""
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update((preds.round() == target).float())
+
+
+class AllExact(MeanMetric):
+    """The share of sequences whose every predicted step is exactly right after rounding."""
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update((preds.round() == target).all(dim=1).float())
+
+
+def _errors(prefix: str, exact: bool) -> MetricCollection:
+    metrics: dict[str, Metric] = {"mse": MeanSquaredError(), "mae": MeanAbsoluteError()}
+    if exact:
+        metrics["exact"] = ExactMatch()
+    return MetricCollection(metrics, prefix=prefix)
 
 
 class SequenceRegressor(L.LightningModule):
     """Trains ``net`` to map a window of past values to the next ``horizon`` values.
 
-    The loss is MSE on the train-split-standardized scale; every reported metric (mse, mae)
-    is in the series' original units. Beside the model, on the same windows, it reports the
-    last-value naive forecast (``naive_``) and, when the season is known, the seasonal naive
-    forecast (``snaive_``). At test time it also rolls the model out autoregressively over
-    the test targets (its own forecasts fed back as inputs) and reports the error per step.
+    Batches hold values in original units. The network sees them scaled by
+    ``spec.scaling`` and the loss is MSE on that scale; every reported metric (mse, mae,
+    and exact match for integer targets) is in original units. Beside the model, on the
+    same windows, it reports the last-value naive forecast (``naive_``) and, when the season
+    is known, the seasonal naive forecast (``snaive_``). At test time it also rolls the model
+    out autoregressively over the test targets (its own forecasts fed back as inputs) and
+    reports the error per step, for every test split.
     """
 
     def __init__(
@@ -40,31 +59,42 @@ class SequenceRegressor(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
-            {"spec": asdict(spec), "scheduler_monitor": scheduler_monitor}, logger=False
+            {"spec": spec.to_dict(), "scheduler_monitor": scheduler_monitor}, logger=False
         )
         self.net = net
         self.spec = spec
         self.horizon = spec.output_size
+        self.rollout_steps = spec.rollout_steps or self.horizon
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_monitor = scheduler_monitor
         self.loss_fn = nn.MSELoss()
 
+        exact = spec.integer_targets
         self.metrics = nn.ModuleDict()
-        for split in ("val", "test"):
-            self.metrics[split] = _errors(f"{split}/")
-            self.metrics[f"{split}_naive"] = _errors(f"{split}/naive_")
+        for split in ("val", *spec.test_splits):
+            self.metrics[split] = _errors(f"{split}/", exact)
+            self.metrics[f"{split}_naive"] = _errors(f"{split}/naive_", exact)
             if spec.season is not None:
-                self.metrics[f"{split}_snaive"] = _errors(f"{split}/snaive_")
-        self.test_step_mse = MeanSquaredError(num_outputs=self.horizon)
-        self.rollout_steps = spec.rollout_steps or self.horizon
-        self.rollout_mse = MeanSquaredError(num_outputs=self.rollout_steps)
-        self.rollout_naive_mse = MeanSquaredError()
+                self.metrics[f"{split}_snaive"] = _errors(f"{split}/snaive_", exact)
+        self.per_step = nn.ModuleDict()
+        for split in spec.test_splits:
+            self.per_step[split] = MeanSquaredError(num_outputs=self.horizon)
+            self.per_step[f"{split}_rollout"] = MeanSquaredError(num_outputs=self.rollout_steps)
+            self.per_step[f"{split}_rollout_naive"] = MeanSquaredError()
+            if exact:
+                self.per_step[f"{split}_rollout_exact"] = AllExact()
 
     # --- the forecast -----------------------------------------------------------------------
+    def _scaled_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's output on its own scale, and the offsets that undo the scaling."""
+        offsets = self.spec.scaling.offsets(x)
+        return self.net(self.spec.scaling.encode(x, offsets))[0], offsets
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Direct forecast of the next ``horizon`` values, on the scaled axis."""
-        return self.net(x)[0]
+        """Direct forecast of the next ``horizon`` values, in original units."""
+        scaled, offsets = self._scaled_forward(x)
+        return self.spec.scaling.decode(scaled, offsets)
 
     def rollout(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """Forecast ``steps`` values autoregressively, ``horizon`` at a time, feeding each
@@ -78,12 +108,15 @@ class SequenceRegressor(L.LightningModule):
             x = torch.cat([x, chunk.unsqueeze(-1)], dim=1)[:, -window:]
         return torch.cat(chunks, dim=1)[:, :steps]
 
-    def to_original_units(self, values: torch.Tensor) -> torch.Tensor:
-        return values * self.spec.target_std + self.spec.target_mean
+    @torch.no_grad()
+    def predict_next(self, values: list[float]) -> list[float]:
+        """The forecast that follows one window of values (original units)."""
+        x = torch.as_tensor(values, dtype=torch.float32, device=self.device).reshape(1, -1, 1)
+        return self(x)[0].tolist()
 
     def naive(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """Last observed value, repeated."""
-        return x[:, -1, :1].expand(-1, steps)
+        return x[:, -1, :1].repeat(1, steps)
 
     def seasonal_naive(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         """The value one season earlier (season <= window is guaranteed by the spec)."""
@@ -92,57 +125,62 @@ class SequenceRegressor(L.LightningModule):
         return x[:, index, 0]
 
     # --- steps ------------------------------------------------------------------------------
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = self.loss_fn(self(x), y)
+        scaled, offsets = self._scaled_forward(x)
+        loss = self.loss_fn(scaled, self.spec.scaling.encode(y, offsets))
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
         return loss
 
-    def _evaluate(self, split: str, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = y[:, : self.horizon]
-        prediction = self(x)
-        self.log(f"{split}/loss", self.loss_fn(prediction, y), prog_bar=True, batch_size=len(x))
-        truth = self.to_original_units(y)
-        self.metrics[split].update(self.to_original_units(prediction), truth)
-        self.metrics[f"{split}_naive"].update(self.to_original_units(self.naive(x, self.horizon)), truth)
+    def _evaluate(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        y = y[:, : self.horizon].contiguous()  # test targets run on for the rollout
+        scaled, offsets = self._scaled_forward(x)
+        loss = self.loss_fn(scaled, self.spec.scaling.encode(y, offsets))
+        self.log(f"{split}/loss", loss, prog_bar=True, batch_size=len(x), add_dataloader_idx=False)
+        prediction = self.spec.scaling.decode(scaled, offsets)
+        self.metrics[split].update(prediction, y)
+        self.metrics[f"{split}_naive"].update(self.naive(x, self.horizon), y)
         if self.spec.season is not None:
-            snaive = self.seasonal_naive(x, self.horizon)
-            self.metrics[f"{split}_snaive"].update(self.to_original_units(snaive), truth)
-        return prediction, truth
+            self.metrics[f"{split}_snaive"].update(self.seasonal_naive(x, self.horizon), y)
+        return prediction
 
     def _log_split(self, split: str) -> None:
         for key in [k for k in self.metrics if k == split or k.startswith(f"{split}_")]:
             self.log_dict(self.metrics[key].compute())
             self.metrics[key].reset()
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate("val", *batch)
 
     def on_validation_epoch_end(self) -> None:
         self._log_split("val")
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        split = self.spec.test_splits[dataloader_idx]
         x, y = batch
-        prediction, truth = self._evaluate("test", x, y)
-        self.test_step_mse.update(self.to_original_units(prediction), truth)
-        steps = self.rollout_steps
-        rollout_truth = self.to_original_units(y[:, :steps])
-        self.rollout_mse.update(self.to_original_units(self.rollout(x, steps)), rollout_truth)
-        self.rollout_naive_mse.update(self.to_original_units(self.naive(x, steps)), rollout_truth)
+        self.per_step[split].update(self._evaluate(split, x, y), y[:, : self.horizon].contiguous())
+        truth = y[:, : self.rollout_steps].contiguous()
+        rollout = self.rollout(x, self.rollout_steps)
+        self.per_step[f"{split}_rollout"].update(rollout, truth)
+        self.per_step[f"{split}_rollout_naive"].update(self.naive(x, self.rollout_steps), truth)
+        if self.spec.integer_targets:
+            self.per_step[f"{split}_rollout_exact"].update(rollout, truth)
 
     def on_test_epoch_end(self) -> None:
-        self._log_split("test")
-        for step, value in enumerate(self.test_step_mse.compute(), start=1):
-            self.log(f"test/mse_step{step}", value)
-        self.test_step_mse.reset()
-        per_step = self.rollout_mse.compute()
-        width = len(str(len(per_step)))
-        for step, value in enumerate(per_step, start=1):
-            self.log(f"test_rollout/mse_step{step:0{width}d}", value)
-        self.log("test_rollout/mse", per_step.mean())
-        self.log("test_rollout/naive_mse", self.rollout_naive_mse.compute())
-        self.rollout_mse.reset()
-        self.rollout_naive_mse.reset()
+        for split in self.spec.test_splits:
+            self._log_split(split)
+            for step, value in enumerate(self.per_step[split].compute(), start=1):
+                self.log(f"{split}/mse_step{step}", value)
+            per_step = self.per_step[f"{split}_rollout"].compute()
+            width = len(str(len(per_step)))
+            for step, value in enumerate(per_step, start=1):
+                self.log(f"{split}_rollout/mse_step{step:0{width}d}", value)
+            self.log(f"{split}_rollout/mse", per_step.mean())
+            self.log(f"{split}_rollout/naive_mse", self.per_step[f"{split}_rollout_naive"].compute())
+            if self.spec.integer_targets:
+                self.log(f"{split}_rollout/exact", self.per_step[f"{split}_rollout_exact"].compute())
+        for metric in self.per_step.values():
+            metric.reset()
 
     # --- optimization -----------------------------------------------------------------------
     def configure_optimizers(self):
@@ -158,5 +196,9 @@ class SequenceRegressor(L.LightningModule):
     @property
     def hparams_metrics(self) -> list[str]:
         """Metric names shown beside the hyperparameters in TensorBoard's HPARAMS tab."""
-        names = ["val/loss", "val/mse", "val/naive_mse", "test/mse", "test/mae", "test/naive_mse"]
-        return names + (["test/snaive_mse"] if self.spec.season is not None else [])
+        names = ["val/loss", "val/mse", "val/naive_mse"]
+        for split in self.spec.test_splits:
+            names += [f"{split}/mse", f"{split}/mae", f"{split}/naive_mse"]
+            if self.spec.integer_targets:
+                names.append(f"{split}/exact")
+        return names
