@@ -17,17 +17,23 @@ class ForecastPlot(L.Callback):
         self.every_n_epochs = every_n_epochs
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not hasattr(pl_module, "rollout"):
+            return
         if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
             return
         self._log(trainer, pl_module, "val", trainer.val_dataloaders)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not hasattr(pl_module, "rollout"):
+            return
         self._log(trainer, pl_module, "test", trainer.test_dataloaders)
 
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, loader) -> None:
         tensorboard = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is None or not trainer.is_global_zero or loader is None:
             return
+        if isinstance(loader, list | tuple):  # several test splits: plot the first
+            loader = loader[0]
         dataset = loader.dataset
         picks = torch.linspace(0, len(dataset) - 1, self.num_examples).long().tolist()
         x, y = (torch.stack(parts) for parts in zip(*(dataset[i] for i in picks), strict=True))

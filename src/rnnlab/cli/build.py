@@ -12,7 +12,10 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.errors import config_group
+from rnnlab.data.spec import TaskSpec
+from rnnlab.errors import ConfigError, check_choice, config_group
+
+INTERVALS = ("epoch", "step")
 
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
@@ -24,18 +27,35 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     return datamodule
 
 
-def build_task(cfg: DictConfig, spec) -> L.LightningModule:
+def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
     """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule."""
-    from rnnlab.tasks import SequenceRegressor
+    from rnnlab.tasks import TASKS
 
+    sizes = {"input_size": spec.input_size, "output_size": spec.output_size}
+    if spec.objective == "language":
+        if cfg.model.get("bidirectional"):
+            raise ConfigError(
+                "model.bidirectional",
+                "false for a language model: a bidirectional model reads the characters it must "
+                "predict, so it cannot generate text",
+                True,
+            )
+        sizes.update(head="step", input_encoding=spec.input_encoding)
     with config_group("model"):
-        net = instantiate(cfg.model, input_size=spec.input_size, output_size=spec.output_size)
+        net = instantiate(cfg.model, **sizes)
     with config_group("optimizer"):
         optimizer = instantiate(cfg.optimizer)
-    with config_group("scheduler"):
-        scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    tasks = {"regression": SequenceRegressor}
-    return tasks[spec.objective](net=net, spec=spec, optimizer=optimizer, scheduler=scheduler)
+    schedule = {}
+    if cfg.get("scheduler"):
+        # interval and monitor are Lightning's; the rest configures the torch scheduler
+        conf = OmegaConf.to_container(cfg.scheduler, resolve=True)
+        schedule["scheduler_interval"] = check_choice(
+            "scheduler.interval", conf.pop("interval", "epoch"), INTERVALS
+        )
+        schedule["scheduler_monitor"] = conf.pop("monitor", "val/loss")
+        with config_group("scheduler"):
+            schedule["scheduler"] = instantiate(conf)
+    return TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, **schedule)
 
 
 def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
@@ -49,7 +69,10 @@ def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
-    callbacks = _instantiate_all("callbacks", cfg.get("callbacks"))
+    from rnnlab.callbacks import RunConfigCheckpoint
+
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), RunConfigCheckpoint(run_config)]
     loggers = _instantiate_all("logger", cfg.get("logger"))
     with config_group("trainer"):
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -118,10 +141,11 @@ def print_summary(metrics: Mapping[str, float], title: str) -> None:
     baselines = [b for b in ("naive", "snaive") if any(f"/{b}_" in key for key in metrics)]
     for column in ["model", *baselines]:
         table.add_column(column, justify="right")
-    for split in ("val", "test"):
-        for name in ("loss", "mse", "mae"):
+    splits = dict.fromkeys(key.split("/")[0] for key in metrics if key.startswith(("val/", "test")))
+    for split in splits:
+        for name in ("loss", "bpc", "mse", "mae", "exact", "acc"):
             key = f"{split}/{name}"
-            if key in metrics:
+            if key in metrics and isinstance(metrics[key], float):
                 row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]
                 table.add_row(key, f"{metrics[key]:.4g}", *("" if v is None else f"{v:.4g}" for v in row))
     Console().print(table)

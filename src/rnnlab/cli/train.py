@@ -51,11 +51,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(build.scalar_metrics(trainer.callback_metrics))
 
+    if cfg.get("probe") is not None:
+        metrics.update(probe(task, list(cfg.probe)))
+
     if trainer.is_global_zero:
         path = Path(cfg.paths.output_dir) / "metrics.json"
         build.write_metrics(path, metrics)
-        build.print_summary(metrics, title=f"{cfg.task_name}: {path}")
+        log.info("metrics: %s", path)
+        build.print_summary(metrics, title=cfg.task_name)
     return metrics
+
+
+def probe(task, window: list[float]) -> dict[str, float]:
+    """Forecast what follows ``window`` with the trained model, and say it."""
+    forecast = task.predict_next(window)
+    shown = ", ".join(f"{v:g}" for v in window)
+    log.info("after %s the model predicts %s", shown, ", ".join(f"{v:.4g}" for v in forecast))
+    keys = ["probe/prediction", *(f"probe/prediction_step{k}" for k in range(2, len(forecast) + 1))]
+    return dict(zip(keys, forecast, strict=True))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -1,7 +1,18 @@
 """LightningDataModules, one per task, serving whole batches from in-memory tensors."""
 
+from rnnlab.data.counting import CountingDataModule
 from rnnlab.data.series import CsvSeriesDataModule, SeriesDataModule
 from rnnlab.data.sine import SineDataModule
-from rnnlab.data.spec import TaskSpec
+from rnnlab.data.spec import Scaling, TaskSpec, Vocabulary
+from rnnlab.data.text import CharTextDataModule
 
-__all__ = ["CsvSeriesDataModule", "SeriesDataModule", "SineDataModule", "TaskSpec"]
+__all__ = [
+    "CharTextDataModule",
+    "CountingDataModule",
+    "CsvSeriesDataModule",
+    "Scaling",
+    "SeriesDataModule",
+    "SineDataModule",
+    "TaskSpec",
+    "Vocabulary",
+]

@@ -37,6 +37,39 @@ class Scaling:
         return values * self.scale + offsets.reshape(shape)
 
 
+UNK = "<unk>"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Characters to token ids and back. Id 0 is <unk>, for characters unseen in training."""
+
+    chars: tuple[str, ...]
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocabulary:
+        return cls((UNK, *sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {char: i for i, char in enumerate(self.chars)}
+
+    def encode(self, text: str) -> list[int]:
+        index = self.index
+        return [index.get(char, 0) for char in text]
+
+    def unknown(self, text: str) -> list[str]:
+        """The distinct characters of ``text`` that map to <unk>."""
+        index = self.index
+        return sorted({char for char in text if char not in index})
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] if i else "\ufffd" for i in ids)
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Sizes and facts a LightningModule needs to be built for a task.

@@ -61,7 +61,7 @@ class TensorBatches(Dataset):
         return tuple(t[index] for t in self.tensors)
 
 
-def _whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+def whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return batch
 
 
@@ -71,7 +71,7 @@ def batch_loader(dataset: TensorBatches, batch_size: int, shuffle: bool, num_wor
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
-        collate_fn=_whole_batch,
+        collate_fn=whole_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )

@@ -1,4 +1,4 @@
-"""RecurrentNet: a backbone and a head, the network every task trains."""
+"""RecurrentNet: an input encoder, a backbone and a head, the network every task trains."""
 
 from __future__ import annotations
 
@@ -9,10 +9,28 @@ from rnnlab.errors import ConfigError, check_choice, check_int
 from rnnlab.models.backbone import RecurrentBackbone, State
 from rnnlab.models.heads import HEADS
 
+ENCODINGS = ("dense", "embedding", "one_hot")
+
+
+class OneHot(nn.Module):
+    """Token ids (batch, time) to one-hot vectors (batch, time, num_classes)."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(ids, self.num_classes).float()
+
 
 class RecurrentNet(nn.Module):
-    """Maps (batch, time, input_size) to (batch, output_size) with ``head="last"`` or to
+    """Maps inputs to (batch, output_size) with ``head="last"`` or to
     (batch, time, output_size) with ``head="step"``.
+
+    Inputs are real features (batch, time, input_size) with ``input_encoding="dense"``, or
+    token ids (batch, time) below ``input_size`` with ``"embedding"`` (a learned table of
+    ``embedding_dim`` columns, the hidden size by default) or ``"one_hot"``. ``tie_weights``
+    shares the embedding table with the output layer (Press & Wolf, 2017).
 
     ``nonlinearity`` is the model config's shorthand for the vanilla RNN
     (``cell: rnn_${model.nonlinearity}``); it is only checked here, so that a bad value is
@@ -31,19 +49,42 @@ class RecurrentNet(nn.Module):
         backend: str = "torch",
         head: str = "last",
         nonlinearity: str | None = None,
+        input_encoding: str = "dense",
+        embedding_dim: int | None = None,
+        tie_weights: bool = False,
     ) -> None:
         super().__init__()
         if nonlinearity is not None:
             check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
             if cell != f"rnn_{nonlinearity}":
                 raise ConfigError("nonlinearity", "used with the rnn cell only", cell)
+        check_int("input_size", input_size, 1)
         check_int("output_size", output_size, 1)
         check_choice("head", head, tuple(HEADS))
+        check_choice("input_encoding", input_encoding, ENCODINGS)
+        if input_encoding == "embedding":
+            embedding_dim = check_int("embedding_dim", embedding_dim or hidden_size, 1)
+            self.encoder: nn.Module = nn.Embedding(input_size, embedding_dim)
+            features = embedding_dim
+        elif input_encoding == "one_hot":
+            self.encoder, features = OneHot(input_size), input_size
+        else:
+            self.encoder, features = nn.Identity(), input_size
         self.backbone = RecurrentBackbone(
-            cell, input_size, hidden_size, num_layers, bidirectional, dropout, backend
+            cell, features, hidden_size, num_layers, bidirectional, dropout, backend
         )
         self.head = HEADS[head](self.backbone.output_size, output_size, self.backbone.num_directions)
+        if tie_weights:
+            shape = (output_size, self.backbone.output_size)
+            if input_encoding != "embedding" or self.encoder.weight.shape != shape:
+                raise ConfigError(
+                    "tie_weights",
+                    "used with an embedding input whose size equals the hidden size "
+                    "(embedding_dim: null) and as many outputs as inputs",
+                    tie_weights,
+                )
+            self.head.linear.weight = self.encoder.weight
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        outputs, state = self.backbone(x, state)
+        outputs, state = self.backbone(self.encoder(x), state)
         return self.head(outputs), state

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import lightning as L
 import torch
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric, MetricCollection
 
 from rnnlab.data.spec import TaskSpec
+from rnnlab.tasks.base import TaskModule
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -37,7 +33,7 @@ def _errors(prefix: str, exact: bool) -> MetricCollection:
     return MetricCollection(metrics, prefix=prefix)
 
 
-class SequenceRegressor(L.LightningModule):
+class SequenceRegressor(TaskModule):
     """Trains ``net`` to map a window of past values to the next ``horizon`` values.
 
     Batches hold values in original units. The network sees them scaled by
@@ -49,25 +45,10 @@ class SequenceRegressor(L.LightningModule):
     reports the error per step, for every test split.
     """
 
-    def __init__(
-        self,
-        net: nn.Module,
-        spec: TaskSpec,
-        optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        scheduler_monitor: str = "val/loss",
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters(
-            {"spec": spec.to_dict(), "scheduler_monitor": scheduler_monitor}, logger=False
-        )
-        self.net = net
-        self.spec = spec
+    def __init__(self, net: nn.Module, spec: TaskSpec, **kwargs) -> None:
+        super().__init__(net, spec, **kwargs)
         self.horizon = spec.output_size
         self.rollout_steps = spec.rollout_steps or self.horizon
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_monitor = scheduler_monitor
         self.loss_fn = nn.MSELoss()
 
         exact = spec.integer_targets
@@ -145,7 +126,9 @@ class SequenceRegressor(L.LightningModule):
         return prediction
 
     def _log_split(self, split: str) -> None:
-        for key in [k for k in self.metrics if k == split or k.startswith(f"{split}_")]:
+        for key in (split, f"{split}_naive", f"{split}_snaive"):
+            if key not in self.metrics:
+                continue
             self.log_dict(self.metrics[key].compute())
             self.metrics[key].reset()
 
@@ -169,9 +152,10 @@ class SequenceRegressor(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         for split in self.spec.test_splits:
             self._log_split(split)
-            for step, value in enumerate(self.per_step[split].compute(), start=1):
+            # reshape: with one output torchmetrics returns a 0-d tensor
+            for step, value in enumerate(self.per_step[split].compute().reshape(-1), start=1):
                 self.log(f"{split}/mse_step{step}", value)
-            per_step = self.per_step[f"{split}_rollout"].compute()
+            per_step = self.per_step[f"{split}_rollout"].compute().reshape(-1)
             width = len(str(len(per_step)))
             for step, value in enumerate(per_step, start=1):
                 self.log(f"{split}_rollout/mse_step{step:0{width}d}", value)
@@ -181,17 +165,6 @@ class SequenceRegressor(L.LightningModule):
                 self.log(f"{split}_rollout/exact", self.per_step[f"{split}_rollout_exact"].compute())
         for metric in self.per_step.values():
             metric.reset()
-
-    # --- optimization -----------------------------------------------------------------------
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.scheduler_monitor, "interval": "epoch"},
-        }
 
     @property
     def hparams_metrics(self) -> list[str]:

@@ -1,0 +1,50 @@
+"""Text sampled from a fixed prompt after each validation epoch: TensorBoard and samples.txt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+
+class TextSample(L.Callback):
+    """Samples ``length`` characters after ``prompt`` with its own seeded generator (so
+    training's random stream is untouched and epochs are comparable), logs them to
+    TensorBoard's TEXT tab and appends them to ``<run>/samples.txt``. Language tasks only."""
+
+    def __init__(
+        self,
+        prompt: str = "The ",
+        length: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        seed: int = 0,
+        every_n_epochs: int = 1,
+    ) -> None:
+        self.prompt = prompt
+        self.length = length
+        self.temperature = temperature
+        self.top_k = top_k
+        self.seed = seed
+        self.every_n_epochs = every_n_epochs
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not hasattr(pl_module, "sample") or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if trainer.current_epoch % self.every_n_epochs:
+            return
+        generator = torch.Generator().manual_seed(self.seed)
+        text = pl_module.sample(self.prompt, self.length, self.temperature, self.top_k, generator)
+        loss = trainer.callback_metrics.get("val/loss")
+        header = f"epoch {trainer.current_epoch}, step {trainer.global_step}" + (
+            "" if loss is None else f", val/loss {float(loss):.4f}"
+        )
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_text(
+                    "samples/text", f"{header}\n\n```\n{text}\n```", trainer.global_step
+                )
+        with (Path(trainer.default_root_dir) / "samples.txt").open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {header}\n{text}\n\n")

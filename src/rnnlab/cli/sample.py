@@ -1,0 +1,54 @@
+"""rnnlab-sample: continue a prompt with a trained character-level language model.
+
+    rnnlab-sample ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt prompt="The " length=300
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli.train import CONFIG_DIR
+from rnnlab.errors import ConfigError, check_int
+
+
+def sample(cfg: DictConfig) -> str:
+    """The prompt and its sampled continuation."""
+    import torch
+
+    from rnnlab.cli.checkpoint import load_task
+
+    length = check_int("length", cfg.length, 0)
+    top_k = check_int("top_k", cfg.top_k, 0)
+    if isinstance(cfg.temperature, bool) or not isinstance(cfg.temperature, int | float) or cfg.temperature < 0:
+        raise ConfigError("temperature", "a number >= 0 (0: always the most likely character)", cfg.temperature)
+    prompt = str(cfg.prompt)
+    if not prompt:
+        raise ConfigError("prompt", "at least one character", prompt)
+    task = load_task(cfg.ckpt_path)
+    if not hasattr(task, "sample"):
+        raise ConfigError(
+            "ckpt_path", "a language model's checkpoint (trained with data=text)", str(cfg.ckpt_path)
+        )
+    unknown = task.vocab.unknown(prompt)
+    if unknown:
+        shown = ", ".join(repr(char) for char in unknown)
+        print(f"rnnlab-sample: warning: never seen in training, read as <unk>: {shown}", file=sys.stderr)
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    return task.sample(prompt, length, float(cfg.temperature), top_k, generator)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
+def main(cfg: DictConfig) -> None:
+    try:
+        text = sample(cfg)
+    except ConfigError as error:
+        print(f"rnnlab-sample: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

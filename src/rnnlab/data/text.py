@@ -1,0 +1,208 @@
+"""Character-level text: next-character modeling over any UTF-8 file, or a built-in corpus.
+
+The built-in corpus needs no download: the help texts of Python's own ``pydoc_data``
+(the "topics" printed by ``help('assert')`` and friends), about 465k characters of English
+prose and code from the standard library of the Python running rnnlab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from rnnlab.data.spec import TaskSpec, Vocabulary
+from rnnlab.data.windowing import SPLITS, split_bounds, whole_batch
+from rnnlab.errors import ConfigError, check_int
+
+
+def builtin_corpus() -> str:
+    """Python's pydoc topics, joined in a fixed (sorted) order."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[key] for key in sorted(topics))
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file's contents, or a ConfigError saying why it is not one."""
+    if not path.is_file():
+        raise ConfigError("path", "an existing UTF-8 text file", str(path))
+    raw = path.read_bytes()
+    if not raw:
+        raise ConfigError("path", "a non-empty UTF-8 text file", str(path), "the file is empty")
+    if b"\x00" in raw[:65536]:
+        raise ConfigError("path", "a UTF-8 text file", str(path), "it holds NUL bytes, so it looks binary")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            "path",
+            "a UTF-8 text file",
+            str(path),
+            f"byte 0x{raw[error.start]:02x} at offset {error.start} is not valid UTF-8",
+        ) from None
+
+
+class TokenWindows(Dataset):
+    """Windows of ``seq_len`` token ids starting at ``starts``; targets are shifted by one.
+
+    ``__getitems__`` gathers a whole batch with one indexing op over the in-memory ids.
+    """
+
+    def __init__(self, ids: torch.Tensor, starts: torch.Tensor, seq_len: int) -> None:
+        self.ids = ids
+        self.starts = starts
+        self.offsets = torch.arange(seq_len + 1)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        chunk = self.ids[self.starts[torch.as_tensor(indices)][:, None] + self.offsets]
+        return chunk[:, :-1], chunk[:, 1:]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.__getitems__([index])
+        return x[0], y[0]
+
+
+class StreamBatches(Dataset):
+    """Truncated BPTT batches: the text cut into ``batch_size`` contiguous streams (rows),
+    served ``seq_len`` columns at a time, in order, so batch i+1 continues batch i row by row."""
+
+    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int) -> None:
+        per_row = (len(ids) - 1) // batch_size
+        self.inputs = ids[: batch_size * per_row].reshape(batch_size, per_row)
+        self.targets = ids[1 : batch_size * per_row + 1].reshape(batch_size, per_row)
+        self.seq_len = seq_len
+
+    def __len__(self) -> int:
+        return self.inputs.shape[1] // self.seq_len
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        columns = slice(index * self.seq_len, (index + 1) * self.seq_len)
+        return self.inputs[:, columns], self.targets[:, columns]
+
+
+class CharTextDataModule(L.LightningDataModule):
+    """Next-character prediction over one text, split by position into train / val / test.
+
+    The vocabulary is built from the train split, plus <unk> (id 0) for characters only
+    the other splits hold. Training batches are random windows of ``seq_len`` characters
+    (an epoch draws as many windows as tile the train split once, without repeats), or with
+    ``stateful`` contiguous streams for truncated backpropagation through time. Validation
+    and test windows tile their split in order.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        text: str | None = None,
+        seq_len: int = 128,
+        batch_size: int = 64,
+        splits: Sequence[float] | None = (0.9, 0.05, 0.05),
+        one_hot: bool = False,
+        stateful: bool = False,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if path is not None and text is not None:
+            raise ConfigError("text", "null when data.path is set (one source of text)", "...")
+        self.path = None if path is None else Path(path).expanduser()
+        self.text = text
+        self.seq_len = check_int("seq_len", seq_len, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.splits = None if splits is None else tuple(float(f) for f in splits)
+        if self.splits is not None:
+            split_bounds(100, self.splits)
+        self.one_hot = bool(one_hot)
+        self.stateful = bool(stateful)
+        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.vocab: Vocabulary | None = None
+        self.ids: dict[str, torch.Tensor] = {}
+
+    def load_text(self) -> str:
+        if self.path is not None:
+            return read_text(self.path)
+        if self.text is not None:
+            if not self.text:
+                raise ConfigError("text", "a non-empty string", "")
+            return self.text
+        return builtin_corpus()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.ids:
+            return
+        text = self.load_text()
+        if self.splits is None:  # toy corpora: train, validate and test on the whole text
+            parts = dict.fromkeys(SPLITS, text)
+        else:
+            bounds = split_bounds(len(text), self.splits)
+            parts = {name: text[start:stop] for name, (start, stop) in zip(SPLITS, bounds, strict=True)}
+        self.vocab = Vocabulary.from_text(parts["train"])
+        rows = self.batch_size if self.stateful else 1
+        for name in SPLITS:
+            needed = rows * self.seq_len + 1
+            if len(parts[name]) < needed:
+                most = (len(parts[name]) - 1) // rows
+                raise ConfigError(
+                    "seq_len",
+                    f"<= {most} so that "
+                    + (
+                        f"{rows} streams of seq_len + 1 characters fit "
+                        if self.stateful
+                        else "a window fits "
+                    )
+                    + f"the {name} split of {len(parts[name])} characters",
+                    self.seq_len,
+                )
+            self.ids[name] = torch.tensor(self.vocab.encode(parts[name]), dtype=torch.long)
+
+    @property
+    def spec(self) -> TaskSpec:
+        if self.vocab is None:
+            raise RuntimeError("call setup() before reading spec")
+        return TaskSpec(
+            objective="language",
+            input_size=len(self.vocab),
+            output_size=len(self.vocab),
+            vocab=self.vocab.chars,
+            input_encoding="one_hot" if self.one_hot else "embedding",
+            stateful=self.stateful,
+        )
+
+    def _loader(self, split: str) -> DataLoader:
+        ids = self.ids[split]
+        if self.stateful:
+            return DataLoader(
+                StreamBatches(ids, self.batch_size, self.seq_len),
+                batch_size=None,
+                num_workers=self.num_workers,
+            )
+        if split == "train":
+            windows = TokenWindows(ids, torch.arange(len(ids) - self.seq_len), self.seq_len)
+            per_epoch = max(1, (len(ids) - 1) // self.seq_len)
+            sampler = RandomSampler(windows, num_samples=per_epoch)
+        else:
+            windows = TokenWindows(ids, torch.arange(0, len(ids) - self.seq_len, self.seq_len), self.seq_len)
+            sampler = None
+        return DataLoader(
+            windows,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            collate_fn=whole_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

@@ -1,0 +1,58 @@
+"""What every task's LightningModule shares: the network, the spec, the optimizer setup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+
+from rnnlab.data.spec import TaskSpec
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+
+
+class TaskModule(L.LightningModule):
+    """A network trained for one kind of task.
+
+    ``optimizer`` and ``scheduler`` are factories (Hydra ``_partial_`` configs): the
+    optimizer is called with the parameters, the scheduler with the optimizer. The
+    scheduler steps every ``scheduler_interval`` ("epoch" or "step"); ReduceLROnPlateau
+    watches ``scheduler_monitor``.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: TaskSpec,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters({"spec": spec.to_dict()}, logger=False)
+        self.net = net
+        self.spec = spec
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.scheduler_monitor = scheduler_monitor
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = {
+            "scheduler": self.scheduler_factory(optimizer=optimizer),
+            "interval": self.scheduler_interval,
+            "monitor": self.scheduler_monitor,
+        }
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    @property
+    def hparams_metrics(self) -> list[str]:
+        """Metric names shown beside the hyperparameters in TensorBoard's HPARAMS tab."""
+        return ["val/loss"]
