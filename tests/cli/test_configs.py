@@ -27,7 +27,10 @@ def test_data_and_model_options_build_a_task(compose_train, write_csv, data, mod
     datamodule = build.build_datamodule(cfg)
     task = build.build_task(cfg, datamodule.spec)
     x, y = next(iter(datamodule.train_dataloader()))
-    assert task(x).shape == y.shape
+    if datamodule.spec.objective == "language":
+        assert task(x)[0].shape == (*y.shape, datamodule.spec.output_size)
+    else:
+        assert task(x).shape == y.shape
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])

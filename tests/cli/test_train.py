@@ -1,6 +1,7 @@
 """rnnlab-train end to end, as a user runs it."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -144,3 +145,173 @@ def test_default_run_beats_the_naive_forecast_tenfold(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test/mse"] * 10 <= metrics["test/naive_mse"]
     assert metrics["test_rollout/mse"] * 10 <= metrics["test_rollout/naive_mse"]
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_counting_in_range_and_beyond_with_mixed_steps(compose_train, model):
+    """Relative normalization counts outside the trained range; a short run suffices."""
+    cfg = compose_train(
+        "data=counting",
+        f"model={model}",
+        "data.steps=[1,2,3]",
+        "data.train_range=[0,300]",
+        "data.extrapolate_range=[5000,5300]",
+        "trainer.max_epochs=12",
+        "callbacks.rich_progress_bar=null",
+    )
+    metrics = train(cfg)
+    assert metrics["test/exact"] >= 0.99
+    assert metrics["test_extrapolate/exact"] >= 0.99
+    assert metrics["test_rollout/exact"] >= 0.95
+
+
+def test_counting_tutorial_predicts_100_after_95_to_99(compose_train, tmp_path):
+    metrics = train(compose_train("experiment=counting_tutorial", "callbacks.rich_progress_bar=null"))
+    assert round(metrics["probe/prediction"]) == 100
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["probe/prediction"] == metrics["probe/prediction"]
+    )
+
+
+def test_language_model_refuses_a_bidirectional_network(compose_train):
+    with pytest.raises(ConfigError) as error:
+        train(compose_train("data=text", "model.bidirectional=true"))
+    assert str(error.value).startswith("model.bidirectional must be false for a language model")
+
+
+@pytest.fixture(scope="module")
+def tutorial_run(tmp_path_factory):
+    """The three-sentence text tutorial, trained once for the tests below."""
+    run_dir = tmp_path_factory.mktemp("text_tutorial")
+    result = run_cli("rnnlab-train", "experiment=text_tutorial", f"hydra.run.dir={run_dir}", *FAST[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def test_text_tutorial_completes_hello(tutorial_run):
+    metrics = json.loads((tutorial_run / "metrics.json").read_text())
+    assert {"val/loss", "val/bpc", "test/loss", "test/bpc", "val/acc"} <= metrics.keys()
+    assert metrics["val/bpc"] == pytest.approx(metrics["val/loss"] / math.log(2))
+    result = run_cli(
+        "rnnlab-sample",
+        f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}",
+        "prompt=hello",
+        "temperature=0",
+        "length=12",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("hello how are you")
+    samples = (tutorial_run / "samples.txt").read_text()
+    assert "hello how are you" in samples
+    events = EventAccumulator(str(tutorial_run / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "samples/text/text_summary" in events.Tags()["tensors"]
+
+
+def test_sampling_is_reproducible_by_seed(tutorial_run):
+    ckpt = f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}"
+    runs = [
+        run_cli("rnnlab-sample", ckpt, "prompt=how", "length=80", "temperature=1.5", f"seed={s}")
+        for s in (1, 1, 2)
+    ]
+    assert all(r.returncode == 0 for r in runs)
+    assert runs[0].stdout == runs[1].stdout
+    assert runs[0].stdout != runs[2].stdout
+
+
+def test_sampling_warns_about_unseen_prompt_characters(tutorial_run):
+    ckpt = f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}"
+    result = run_cli("rnnlab-sample", ckpt, "prompt='hello!'", "length=5", "temperature=0")
+    assert result.returncode == 0
+    assert result.stderr.strip() == "rnnlab-sample: warning: never seen in training, read as <unk>: '!'"
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "not_rnnlab", "regression", "bad_length"])
+def test_sampling_errors_are_one_line(tutorial_run, tmp_path, case):
+    ckpt = tutorial_run / "checkpoints" / "last.ckpt"
+    args = {
+        "missing": [f"ckpt_path={tmp_path / 'none.ckpt'}"],
+        "truncated": [f"ckpt_path={tmp_path / 'cut.ckpt'}"],
+        "not_rnnlab": [f"ckpt_path={tmp_path / 'plain.ckpt'}"],
+        "regression": [f"ckpt_path={tmp_path / 'sine.ckpt'}"],
+        "bad_length": [f"ckpt_path={ckpt}", "length=-1"],
+    }[case]
+    if case == "truncated":
+        (tmp_path / "cut.ckpt").write_bytes(ckpt.read_bytes()[:2000])
+    if case == "not_rnnlab":
+        import torch
+
+        torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
+    if case == "regression":
+        run = run_cli("rnnlab-train", *FAST, f"hydra.run.dir={tmp_path / 'sine'}")
+        assert run.returncode == 0
+        (tmp_path / "sine.ckpt").write_bytes((tmp_path / "sine" / "checkpoints" / "last.ckpt").read_bytes())
+    result = run_cli("rnnlab-sample", *args)
+    assert result.returncode == 2
+    expected = {
+        "missing": "ckpt_path must be an existing checkpoint file",
+        "truncated": "ckpt_path must be a readable checkpoint",
+        "not_rnnlab": "ckpt_path must be a checkpoint written by rnnlab-train",
+        "regression": "ckpt_path must be a language model's checkpoint (trained with data=text)",
+        "bad_length": "length must be an integer >= 0 (got -1)",
+    }[case]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"rnnlab-sample: error: {expected}")
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_counting_default_config_meets_the_bar_and_global_scaling_fails_outside(compose_train, model):
+    """The README's counting table: the default (relative) counts everywhere; the textbook
+    global min-max scaling cannot count past the trained range."""
+    relative = train(compose_train("data=counting", f"model={model}", "callbacks.rich_progress_bar=null"))
+    assert relative["test/exact"] >= 0.99 and relative["test_extrapolate/exact"] >= 0.99
+    overrides = (
+        "data=counting",
+        f"model={model}",
+        "data.normalization=global",
+        "callbacks.rich_progress_bar=null",
+    )
+    global_ = train(compose_train(*overrides))
+    assert global_["test_extrapolate/exact"] < 0.05
+    assert global_["test_extrapolate/mae"] > 10
+
+
+SHAKESPEARE = Path(__file__).resolve().parents[3] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHAKESPEARE.is_file(), reason="needs ../shared/data/tinyshakespeare.txt")
+def test_text_shakespeare_recipe_learns_on_a_slice(compose_train, tmp_path):
+    """The text_shakespeare experiment on the first 200k characters, for 150 steps."""
+    corpus = tmp_path / "slice.txt"
+    corpus.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:200_000], encoding="utf-8")
+    cfg = compose_train(
+        "experiment=text_shakespeare",
+        f"data.path={corpus}",
+        "trainer.max_steps=150",
+        "model.hidden_size=128",
+        "callbacks.rich_progress_bar=null",
+    )
+    metrics = train(cfg)
+    assert metrics["val/loss"] < 2.3  # a unigram model scores about 3.3 nats
+    assert "ROMEO:" in (tmp_path / "samples.txt").read_text()
+
+
+def test_sampling_refuses_weights_that_do_not_match_the_stored_config(tutorial_run, tmp_path):
+    import torch
+
+    checkpoint = torch.load(tutorial_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["rnnlab"]["config"]["model"]["hidden_size"] = 7
+    torch.save(checkpoint, tmp_path / "edited.ckpt")
+    result = run_cli("rnnlab-sample", f"ckpt_path={tmp_path / 'edited.ckpt'}")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "rnnlab-sample: error: ckpt_path must be a checkpoint whose weights match its stored config"
+    )
+
+
+@pytest.mark.parametrize("options", [["data.stateful=true"], ["data.one_hot=true", "model.num_layers=2"]])
+def test_text_runs_end_to_end(compose_train, tmp_path, options):
+    metrics = train(compose_train("data=text", "data.seq_len=32", "data.batch_size=8", *options, *FAST))
+    assert metrics["test/bpc"] == pytest.approx(metrics["test/loss"] / math.log(2))
+    assert (tmp_path / "samples.txt").read_text().startswith("--- epoch 0")

@@ -88,7 +88,9 @@ def test_sine_season_is_the_lcm_of_whole_periods():
 
 def test_split_fractions_must_be_three_positive_and_sum_to_one():
     assert split_bounds(10, [0.6, 0.2, 0.2]) == [(0, 6), (6, 8), (8, 10)]
-    with pytest.raises(ConfigError, match=r"splits must be three positive fractions that sum to 1"):
+    with pytest.raises(
+        ConfigError, match=r"splits must be three fractions that sum to 1 \(train and val > 0"
+    ):
         split_bounds(10, [0.5, 0.5])
 
 
@@ -99,7 +101,7 @@ def test_split_fractions_must_be_three_positive_and_sum_to_one():
         ({"horizon": 0}, "horizon must be an integer >= 1 (got 0)"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1 (got 0)"),
         ({"horizon": 4, "rollout_steps": 2}, "rollout_steps must be an integer >= 4 (got 2)"),
-        ({"splits": [0.8, 0.3, 0.1]}, "splits must be three positive fractions that sum to 1"),
+        ({"splits": [0.8, 0.3, 0.1]}, "splits must be three fractions that sum to 1"),
         ({"noise": -1}, "noise must be a standard deviation >= 0 (got -1)"),
         ({"periods": [10, 20], "amplitudes": [1.0]}, "amplitudes must be a list as long as periods (2)"),
     ],

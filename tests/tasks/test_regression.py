@@ -60,7 +60,7 @@ def test_the_net_sees_scaled_values_and_metrics_are_in_original_units():
 def test_relative_scaling_is_translation_invariant():
     """With mode "last" a window shifted by any constant gets the same forecast, shifted."""
     spec = TaskSpec("regression", 1, 2, Scaling("last", 0.0, 3.0))
-    task = SequenceRegressor(RecurrentNet("lstm", 1, 2, hidden_size=8), spec, ADAM)
+    task = SequenceRegressor(RecurrentNet("lstm", 1, 2, hidden_size=8), spec, optimizer=ADAM)
     x = torch.arange(5.0).reshape(1, 5, 1)
     with torch.no_grad():
         assert torch.allclose(task(x + 1000.0), task(x) + 1000.0, atol=1e-3)

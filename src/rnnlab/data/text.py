@@ -145,6 +145,8 @@ class CharTextDataModule(L.LightningDataModule):
         self.vocab = Vocabulary.from_text(parts["train"])
         rows = self.batch_size if self.stateful else 1
         for name in SPLITS:
+            if name == "test" and not parts[name]:
+                continue  # splits [..., ..., 0]: no test split
             needed = rows * self.seq_len + 1
             if len(parts[name]) < needed:
                 most = (len(parts[name]) - 1) // rows
@@ -205,4 +207,6 @@ class CharTextDataModule(L.LightningDataModule):
         return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
+        if "test" not in self.ids:
+            raise ConfigError("splits", "a test fraction > 0 to test (or run with test=false)", list(self.splits))
         return self._loader("test")

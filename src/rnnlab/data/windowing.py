@@ -15,9 +15,18 @@ SPLITS = ("train", "val", "test")
 
 
 def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int]]:
-    """Contiguous [start, stop) ranges for train / val / test, in time order."""
-    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError("splits", "three positive fractions that sum to 1", list(fractions))
+    """Contiguous [start, stop) ranges for train / val / test, in time order.
+
+    The test fraction may be 0 (no test split, as nanoGPT splits a corpus 90 / 10)."""
+    if (
+        len(fractions) != 3
+        or any(f <= 0 for f in fractions[:2])
+        or fractions[2] < 0
+        or abs(sum(fractions) - 1) > 1e-6
+    ):
+        raise ConfigError(
+            "splits", "three fractions that sum to 1 (train and val > 0, test >= 0)", list(fractions)
+        )
     train_stop = round(length * fractions[0])
     val_stop = round(length * (fractions[0] + fractions[1]))
     return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]

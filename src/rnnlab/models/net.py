@@ -32,6 +32,9 @@ class RecurrentNet(nn.Module):
     ``embedding_dim`` columns, the hidden size by default) or ``"one_hot"``. ``tie_weights``
     shares the embedding table with the output layer (Press & Wolf, 2017).
 
+    ``dropout`` acts between stacked layers, on an embedding's output and on the top
+    layer's outputs before the head (as in PyTorch's word_language_model example).
+
     ``nonlinearity`` is the model config's shorthand for the vanilla RNN
     (``cell: rnn_${model.nonlinearity}``); it is only checked here, so that a bad value is
     reported under its own name.
@@ -74,6 +77,8 @@ class RecurrentNet(nn.Module):
             cell, features, hidden_size, num_layers, bidirectional, dropout, backend
         )
         self.head = HEADS[head](self.backbone.output_size, output_size, self.backbone.num_directions)
+        self.drop = nn.Dropout(self.backbone.dropout)
+        self.drop_input = input_encoding == "embedding"
         if tie_weights:
             shape = (output_size, self.backbone.output_size)
             if input_encoding != "embedding" or self.encoder.weight.shape != shape:
@@ -86,5 +91,8 @@ class RecurrentNet(nn.Module):
             self.head.linear.weight = self.encoder.weight
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        outputs, state = self.backbone(self.encoder(x), state)
-        return self.head(outputs), state
+        features = self.encoder(x)
+        if self.drop_input:
+            features = self.drop(features)
+        outputs, state = self.backbone(features, state)
+        return self.head(self.drop(outputs)), state
