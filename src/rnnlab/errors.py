@@ -39,6 +39,13 @@ def check_int(setting: str, value: Any, minimum: int) -> int:
     return value
 
 
+def check_number(setting: str, value: Any, minimum: float, allowed: str | None = None) -> float:
+    """Accept a real number >= minimum (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigError(setting, allowed or f"a number >= {minimum}", value)
+    return float(value)
+
+
 def check_choice(setting: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:
     if value not in choices:
         raise ConfigError(setting, "one of " + ", ".join(choices), value)

@@ -25,7 +25,7 @@ def load_task(path: str | Path, setting: str = "ckpt_path"):
         raise ConfigError(setting, "an existing checkpoint file", str(path))
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure to read means the same to the user
+    except Exception as error:  # any failure to read means the same to the user
         raise ConfigError(
             setting,
             "a readable checkpoint",
@@ -34,7 +34,9 @@ def load_task(path: str | Path, setting: str = "ckpt_path"):
         ) from None
     meta = checkpoint.get("rnnlab") if isinstance(checkpoint, dict) else None
     if not isinstance(meta, dict) or "config" not in meta or "spec" not in meta:
-        raise ConfigError(setting, "a checkpoint written by rnnlab-train", str(path), "it holds no rnnlab run config")
+        raise ConfigError(
+            setting, "a checkpoint written by rnnlab-train", str(path), "it holds no rnnlab run config"
+        )
     task = build_task(OmegaConf.create(meta["config"]), TaskSpec.from_dict(meta["spec"]))
     try:
         task.load_state_dict(checkpoint["state_dict"])

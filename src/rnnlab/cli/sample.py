@@ -1,6 +1,6 @@
 """rnnlab-sample: continue a prompt with a trained character-level language model.
 
-    rnnlab-sample ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt prompt="The " length=300
+rnnlab-sample ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt prompt="The " length=300
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.cli.train import CONFIG_DIR
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.errors import ConfigError, check_int, check_number
 
 
 def sample(cfg: DictConfig) -> str:
@@ -22,8 +22,9 @@ def sample(cfg: DictConfig) -> str:
 
     length = check_int("length", cfg.length, 0)
     top_k = check_int("top_k", cfg.top_k, 0)
-    if isinstance(cfg.temperature, bool) or not isinstance(cfg.temperature, int | float) or cfg.temperature < 0:
-        raise ConfigError("temperature", "a number >= 0 (0: always the most likely character)", cfg.temperature)
+    temperature = check_number(
+        "temperature", cfg.temperature, 0, "a number >= 0 (0: the most likely character)"
+    )
     prompt = str(cfg.prompt)
     if not prompt:
         raise ConfigError("prompt", "at least one character", prompt)
@@ -37,7 +38,7 @@ def sample(cfg: DictConfig) -> str:
         shown = ", ".join(repr(char) for char in unknown)
         print(f"rnnlab-sample: warning: never seen in training, read as <unk>: {shown}", file=sys.stderr)
     generator = torch.Generator().manual_seed(int(cfg.seed))
-    return task.sample(prompt, length, float(cfg.temperature), top_k, generator)
+    return task.sample(prompt, length, temperature, top_k, generator)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")

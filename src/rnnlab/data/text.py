@@ -208,5 +208,6 @@ class CharTextDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         if "test" not in self.ids:
-            raise ConfigError("splits", "a test fraction > 0 to test (or run with test=false)", list(self.splits))
+            allowed = "a test fraction > 0 to test (or run with test=false)"
+            raise ConfigError("splits", allowed, list(self.splits))
         return self._loader("test")
