@@ -69,10 +69,12 @@ def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
-    from rnnlab.callbacks import RunConfigCheckpoint
+    from rnnlab.callbacks import DivergenceGuard, GracefulInterrupt, RunConfigCheckpoint
 
+    # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
-    callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), RunConfigCheckpoint(run_config)]
+    safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt()]
+    callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     loggers = _instantiate_all("logger", cfg.get("logger"))
     with config_group("trainer"):
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -118,7 +120,7 @@ def log_hyperparams(trainer: L.Trainer, params: dict, metric_names: list[str]) -
             logger.log_hyperparams(params)
 
 
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float | str]:
     """Tensors and numbers as plain floats (NaN and inf kept as JSON-compatible strings)."""
     out = {}
     for key, value in metrics.items():

@@ -1,24 +1,19 @@
-"""Rebuild a trained task from its checkpoint alone, loading it safely."""
+"""Read checkpoints safely, and rebuild a trained task from one alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
 
 
-def load_task(path: str | Path, setting: str = "ckpt_path"):
-    """The LightningModule saved in ``path``, in eval mode, on the CPU.
-
-    The checkpoint is read with ``weights_only=True`` (no code runs from it); the config and
-    spec that rnnlab-train stored in it rebuild the network before the weights load.
-    """
+def read_checkpoint(path: str | Path, setting: str = "ckpt_path") -> dict[str, Any]:
+    """The checkpoint's contents, read with ``weights_only=True`` (no code runs from it),
+    or a ConfigError naming ``setting`` when the file is missing, truncated or foreign."""
     import torch
-
-    from rnnlab.cli.build import build_task
-    from rnnlab.data.spec import TaskSpec
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -37,7 +32,19 @@ def load_task(path: str | Path, setting: str = "ckpt_path"):
         raise ConfigError(
             setting, "a checkpoint written by rnnlab-train", str(path), "it holds no rnnlab run config"
         )
-    task = build_task(OmegaConf.create(meta["config"]), TaskSpec.from_dict(meta["spec"]))
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, setting: str = "ckpt_path") -> tuple[Any, DictConfig]:
+    """The LightningModule saved in ``path`` (eval mode, CPU) and the run config it was
+    trained with; the stored config and spec rebuild the network before the weights load."""
+    from rnnlab.cli.build import build_task
+    from rnnlab.data.spec import TaskSpec
+
+    checkpoint = read_checkpoint(path, setting)
+    meta = checkpoint["rnnlab"]
+    config = OmegaConf.create(meta["config"])
+    task = build_task(config, TaskSpec.from_dict(meta["spec"]))
     try:
         task.load_state_dict(checkpoint["state_dict"])
     except (KeyError, RuntimeError) as error:
@@ -45,4 +52,4 @@ def load_task(path: str | Path, setting: str = "ckpt_path"):
         raise ConfigError(
             setting, "a checkpoint whose weights match its stored config", str(path), first_line
         ) from None
-    return task.eval()
+    return task.eval(), config

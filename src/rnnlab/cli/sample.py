@@ -18,7 +18,7 @@ def sample(cfg: DictConfig) -> str:
     """The prompt and its sampled continuation."""
     import torch
 
-    from rnnlab.cli.checkpoint import load_task
+    from rnnlab.cli.checkpoint import load_checkpoint
 
     length = check_int("length", cfg.length, 0)
     top_k = check_int("top_k", cfg.top_k, 0)
@@ -28,7 +28,7 @@ def sample(cfg: DictConfig) -> str:
     prompt = str(cfg.prompt)
     if not prompt:
         raise ConfigError("prompt", "at least one character", prompt)
-    task = load_task(cfg.ckpt_path)
+    task, _ = load_checkpoint(cfg.ckpt_path)
     if not hasattr(task, "sample"):
         raise ConfigError(
             "ckpt_path", "a language model's checkpoint (trained with data=text)", str(cfg.ckpt_path)

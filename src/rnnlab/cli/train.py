@@ -6,39 +6,89 @@ Module level imports stay light (no torch, no Lightning): ``--help`` and ``--cfg
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+GROUPS = (
+    "data",
+    "model",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "logger",
+    "callbacks",
+    "paths",
+    "experiment",
+    "debug",
+)
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+class RunInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; a checkpoint to resume from was saved."""
+
+    def __init__(self, signum: int, run_dir: Path) -> None:
+        self.signum, self.run_dir = signum, run_dir
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+def train(cfg: DictConfig) -> dict[str, float | str]:
     """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from rnnlab.callbacks import GracefulInterrupt, TrainingDiverged
     from rnnlab.cli import build
+    from rnnlab.cli.checkpoint import read_checkpoint
+    from rnnlab.cli.environment import write_environment
 
     # Lightning brings its own stderr handlers; route its records to Hydra's root handlers
     # instead (console and <run>/train.log), once each.
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("ckpt_path"):  # a bad checkpoint stops the run before anything trains
+        epoch = read_checkpoint(cfg.ckpt_path).get("epoch", 0)
+        max_epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=-1)
+        if max_epochs not in (-1, None) and epoch > max_epochs:
+            raise ConfigError(
+                "trainer.max_epochs",
+                f">= {epoch} to continue a checkpoint saved in epoch {epoch}",
+                max_epochs,
+            )
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = build.build_datamodule(cfg)
     task = build.build_task(cfg, datamodule.spec)
     trainer = build.build_trainer(cfg)
+    if trainer.is_global_zero:
+        write_environment(run_dir / "env.json")
     build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = build.scalar_metrics(trainer.callback_metrics)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    except TrainingDiverged as error:
+        if trainer.is_global_zero:
+            build.write_metrics(run_dir / "metrics.json", {"status": "diverged", "error": str(error)})
+        raise
+    metrics: dict[str, float | str] = build.scalar_metrics(trainer.callback_metrics)
+    interrupt = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
+    if interrupt.signal is not None:
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+        if trainer.is_global_zero:
+            build.write_metrics(run_dir / "metrics.json", {**metrics, "status": "interrupted"})
+        raise RunInterrupted(interrupt.signal, run_dir)
+
     checkpoint = trainer.checkpoint_callback
     best = None
     if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
@@ -50,12 +100,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(build.scalar_metrics(trainer.callback_metrics))
-
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))
+    metrics["status"] = "ok"
 
     if trainer.is_global_zero:
-        path = Path(cfg.paths.output_dir) / "metrics.json"
+        path = run_dir / "metrics.json"
         build.write_metrics(path, metrics)
         log.info("metrics: %s", path)
         build.print_summary(metrics, title=cfg.task_name)
@@ -71,13 +121,83 @@ def probe(task, window: list[float]) -> dict[str, float]:
     return dict(zip(keys, forecast, strict=True))
 
 
+def resumed_config(cfg: DictConfig) -> DictConfig:
+    """The config of the run in ``cfg.resume``, set to continue from its last checkpoint in
+    this invocation's new run dir; key=value overrides on the command line still apply."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    source = Path(cfg.resume).expanduser()
+    saved, last = source / ".hydra" / "config.yaml", source / "checkpoints" / "last.ckpt"
+    if not saved.is_file():
+        raise ConfigError(
+            "resume", "a run directory of rnnlab-train (holding .hydra/config.yaml)", str(source)
+        )
+    if not last.is_file():
+        raise ConfigError(
+            "resume", "a run directory with checkpoints/last.ckpt to continue from", str(source)
+        )
+    resumed = OmegaConf.load(saved)
+    for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
+        key = override.key_or_group
+        if key == "resume" or key.startswith("hydra"):
+            continue
+        if key in GROUPS or override.is_delete():
+            raise ConfigError(
+                "resume",
+                "combined with key=value overrides only (a resumed run keeps its config groups)",
+                override.input_line,
+            )
+        if key.startswith(("optimizer.", "scheduler.")):
+            raise ConfigError(
+                "resume",
+                "combined with overrides outside optimizer.* and scheduler.* (their state, the "
+                "learning rate included, comes from the checkpoint)",
+                override.input_line,
+            )
+        OmegaConf.update(resumed, key, override.value(), force_add=True)
+    resumed.paths.output_dir = cfg.paths.output_dir
+    resumed.ckpt_path = str(last)
+    resumed.resume = None
+    resumed.resumed_from = str(source)
+    OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
+    return resumed
+
+
+def _advice(error, cfg: DictConfig) -> str:
+    lr = OmegaConf.select(cfg, "optimizer.lr")
+    clip = OmegaConf.select(cfg, "trainer.gradient_clip_val")
+    kept = (
+        f"the last good checkpoint is {error.last_checkpoint}"
+        if error.last_checkpoint
+        else "no checkpoint was saved yet"
+    )
+    change = f"lower optimizer.lr (now {lr}) or clip gradients (trainer.gradient_clip_val, now {clip})"
+    return f"{error}; {change}; {kept}"
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
+        if cfg.get("resume"):
+            cfg = resumed_config(cfg)
         metrics = train(cfg)
     except ConfigError as error:
         print(f"rnnlab-train: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except RunInterrupted as stop:
+        print(
+            f"rnnlab-train: {stop}; checkpoint saved. Resume with:\n  rnnlab-train resume={stop.run_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(128 + stop.signum)
+    except Exception as error:
+        from rnnlab.callbacks import TrainingDiverged
+
+        if not isinstance(error, TrainingDiverged):
+            raise
+        print(f"rnnlab-train: error: {_advice(error, cfg)}", file=sys.stderr)
+        sys.exit(1)
     value = metrics.get(cfg.optimized_metric)
     return None if value is None else float(value)
 

@@ -120,7 +120,7 @@ class CountingDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers)
+        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return batch_loader(self.datasets["val"], self.batch_size, False, self.num_workers)

@@ -46,6 +46,7 @@ class SeriesDataModule(L.LightningDataModule):
         rollout_steps: int = 32,
         season: int | None = None,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.window = check_int("window", window, 1)
@@ -54,6 +55,7 @@ class SeriesDataModule(L.LightningDataModule):
         self.rollout_steps = check_int("rollout_steps", rollout_steps, horizon)
         self.season = None if season is None else check_int("season", season, 1)
         self.num_workers = check_int("num_workers", num_workers, 0)
+        self.seed = int(seed)
         self.splits = tuple(float(f) for f in splits)
         split_bounds(100, self.splits)  # validates the fractions now, not at setup
         self.scaling: Scaling | None = None
@@ -105,7 +107,7 @@ class SeriesDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers)
+        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return batch_loader(self.datasets["val"], self.batch_size, False, self.num_workers)

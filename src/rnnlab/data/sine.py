@@ -14,6 +14,8 @@ from rnnlab.errors import ConfigError, check_int
 class SineDataModule(SeriesDataModule):
     """x_t = sum_k a_k sin(2 pi t / p_k + phi_k) + noise_t, noise ~ N(0, noise^2).
 
+    ``seed`` draws the noise (and, as for every data module, the batch order).
+
     When every period is a whole number of steps the series repeats every lcm(periods)
     steps; that is the season used by the seasonal naive baseline.
     """
@@ -25,7 +27,6 @@ class SineDataModule(SeriesDataModule):
         amplitudes: Sequence[float] = (1.0, 0.5),
         phases: Sequence[float] = (0.0, 1.0),
         noise: float = 0.05,
-        seed: int = 0,
         **kwargs,
     ) -> None:
         self.length = check_int("length", length, 2)
@@ -43,7 +44,6 @@ class SineDataModule(SeriesDataModule):
         if noise < 0:
             raise ConfigError("noise", "a standard deviation >= 0", noise)
         self.noise = float(noise)
-        self.seed = int(seed)
         if all(p.is_integer() for p in self.periods):
             kwargs.setdefault("season", math.lcm(*(int(p) for p in self.periods)))
         super().__init__(**kwargs)

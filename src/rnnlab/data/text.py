@@ -12,10 +12,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.data.spec import TaskSpec, Vocabulary
-from rnnlab.data.windowing import SPLITS, split_bounds, whole_batch
+from rnnlab.data.windowing import SPLITS, batch_loader, split_bounds
 from rnnlab.errors import ConfigError, check_int
 
 
@@ -107,6 +107,7 @@ class CharTextDataModule(L.LightningDataModule):
         one_hot: bool = False,
         stateful: bool = False,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if path is not None and text is not None:
@@ -121,6 +122,7 @@ class CharTextDataModule(L.LightningDataModule):
         self.one_hot = bool(one_hot)
         self.stateful = bool(stateful)
         self.num_workers = check_int("num_workers", num_workers, 0)
+        self.seed = int(seed)
         self.vocab: Vocabulary | None = None
         self.ids: dict[str, torch.Tensor] = {}
 
@@ -184,21 +186,12 @@ class CharTextDataModule(L.LightningDataModule):
                 batch_size=None,
                 num_workers=self.num_workers,
             )
-        if split == "train":
+        if split == "train":  # any start; an epoch draws as many windows as tile the split
             windows = TokenWindows(ids, torch.arange(len(ids) - self.seq_len), self.seq_len)
             per_epoch = max(1, (len(ids) - 1) // self.seq_len)
-            sampler = RandomSampler(windows, num_samples=per_epoch)
-        else:
-            windows = TokenWindows(ids, torch.arange(0, len(ids) - self.seq_len, self.seq_len), self.seq_len)
-            sampler = None
-        return DataLoader(
-            windows,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            collate_fn=whole_batch,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+            return batch_loader(windows, self.batch_size, True, self.num_workers, self.seed, per_epoch)
+        windows = TokenWindows(ids, torch.arange(0, len(ids) - self.seq_len, self.seq_len), self.seq_len)
+        return batch_loader(windows, self.batch_size, False, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rnnlab.data.spec import Scaling
 from rnnlab.errors import ConfigError
@@ -74,12 +74,46 @@ def whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return batch
 
 
-def batch_loader(dataset: TensorBatches, batch_size: int, shuffle: bool, num_workers: int = 0) -> DataLoader:
-    """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate)."""
+class SeededShuffle(Sampler[int]):
+    """A new random order every epoch, drawn from (seed, epoch) alone.
+
+    Lightning calls ``set_epoch`` before each epoch, so a run resumed at epoch k sees the
+    same batches as one that never stopped. ``num_samples`` < len takes the first part of
+    each epoch's permutation (random windows of a long text: no repeats within an epoch).
+    """
+
+    def __init__(self, size: int, seed: int, num_samples: int | None = None) -> None:
+        self.size = size
+        self.seed = seed
+        self.num_samples = size if num_samples is None else min(num_samples, size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator)[: self.num_samples].tolist())
+
+
+def batch_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    seed: int = 0,
+    num_samples: int | None = None,
+) -> DataLoader:
+    """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate),
+    shuffled by a ``SeededShuffle`` when ``shuffle`` is set."""
+    sampler = SeededShuffle(len(dataset), seed, num_samples) if shuffle else None
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=sampler,
         collate_fn=whole_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

@@ -1,0 +1,65 @@
+"""rnnlab-eval: reproduce a run's test metrics from one of its checkpoints alone.
+
+rnnlab-eval ckpt_path=outputs/runs/<run>/checkpoints/<best>.ckpt
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli.train import CONFIG_DIR, probe
+from rnnlab.errors import ConfigError
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float | str]:
+    """Test the checkpoint's model on the test split its stored data config describes."""
+    import lightning as L
+
+    from rnnlab.cli import build
+    from rnnlab.cli.checkpoint import load_checkpoint
+
+    task, config = load_checkpoint(cfg.ckpt_path)
+    if config.get("seed") is not None:
+        L.seed_everything(config.seed, workers=True, verbose=False)
+    datamodule = build.build_datamodule(config)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
+        default_root_dir=cfg.paths.output_dir,
+    )
+    with_test = datamodule.spec.objective != "language" or "test" in getattr(datamodule, "ids", {})
+    if not with_test:
+        raise ConfigError(
+            "ckpt_path", "a checkpoint of a run whose data has a test split", str(cfg.ckpt_path)
+        )
+    trainer.test(task, datamodule=datamodule, verbose=False)
+    metrics: dict[str, float | str] = build.scalar_metrics(trainer.callback_metrics)
+    if config.get("probe") is not None:
+        metrics.update(probe(task, list(config.probe)))
+    metrics["status"] = "ok"
+    metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
+    build.write_metrics(metrics_path, metrics)
+    build.print_summary(metrics, title=f"eval: {Path(cfg.ckpt_path).name}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except ConfigError as error:
+        print(f"rnnlab-eval: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
