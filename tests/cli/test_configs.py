@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from rnnlab.cli import build
+from rnnlab.errors import ConfigError
 from tests.conftest import CONFIG_DIR
 
 
@@ -100,3 +102,28 @@ def test_hparams_are_flat_scalars(compose_train):
     assert params["data/name"] == "SineDataModule"
     assert params["data/periods"] == "[30, 12]"
     assert all(isinstance(v, bool | int | float | str) for v in params.values())
+
+
+def test_scheduler_interval_must_be_epoch_or_step(compose_train):
+    cfg = compose_train("scheduler=plateau", "scheduler.interval=hour")
+    with pytest.raises(ConfigError, match=r"^scheduler.interval must be one of epoch, step \(got 'hour'\)$"):
+        build.build_task(cfg, build.build_datamodule(cfg).spec)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("temperature=-1", "temperature must be a number >= 0 (0: the most likely character) (got -1)"),
+        ("top_k=-2", "top_k must be an integer >= 0 (got -2)"),
+        ("length=1.5", "length must be an integer >= 0 (got 1.5)"),
+        ("prompt=''", "prompt must be at least one character (got '')"),
+    ],
+)
+def test_bad_sampling_settings(override, message):
+    from rnnlab.cli.sample import sample
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=["ckpt_path=unused.ckpt", override])
+    with pytest.raises(ConfigError) as error:
+        sample(cfg)
+    assert str(error.value) == message

@@ -64,6 +64,7 @@ def test_run_dir_holds_env_json_with_versions_and_commit(tmp_path):
     assert len(git["commit"]) == 40 and isinstance(git["dirty"], bool)
 
 
+@pytest.mark.slow
 def test_a_stopped_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     common = [*TASKS["sine"], "callbacks.rich_progress_bar=null", "trainer.limit_train_batches=8"]
     whole = run_cli("rnnlab-train", *common, "trainer.max_epochs=4", f"hydra.run.dir={tmp_path / 'whole'}")
@@ -82,7 +83,7 @@ def test_a_stopped_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert f"resumed_from: {tmp_path / 'part'}" in config and "max_epochs: 4" in config
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
 def test_a_signal_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, signum):
     run_dir = tmp_path / "run"
     script = Path(sys.executable).parent / "rnnlab-train"
@@ -219,3 +220,18 @@ def test_bad_checkpoint_and_resume_settings(fast_run, tmp_path, args, message):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"rnnlab-train: error: {message}")
     assert not (tmp_path / "new" / "checkpoints").exists()
+
+
+def test_eval_refuses_a_run_without_a_test_split(tmp_path):
+    run = tmp_path / "run"
+    args = [*FAST, "data=text", "data.seq_len=32", "data.splits=[0.9,0.1,0.0]", "test=false"]
+    trained = run_cli("rnnlab-train", *args, f"hydra.run.dir={run}")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    result = run_cli(
+        "rnnlab-eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'e'}"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"rnnlab-eval: error: ckpt_path must be a checkpoint of a run whose data has a test split "
+        f"(got '{run / 'checkpoints' / 'last.ckpt'}')"
+    )

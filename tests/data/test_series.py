@@ -139,3 +139,19 @@ def test_non_numeric_csv_column_names_the_line(write_csv):
         CsvSeriesDataModule(path=str(path), column="close").setup()
     assert str(error.value).startswith("column must be a numeric column (got 'close'): line 3 of")
     assert str(error.value).endswith("holds 'n/a'")
+
+
+def test_seeded_shuffle_depends_on_seed_and_epoch_only():
+    from rnnlab.data.windowing import SeededShuffle
+
+    sampler = SeededShuffle(50, seed=3)
+    first = list(sampler)
+    torch.manual_seed(123)  # the global generator plays no part
+    assert list(sampler) == first and sorted(first) == list(range(50))
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert second != first
+    sampler.set_epoch(0)
+    assert list(sampler) == first
+    assert list(SeededShuffle(50, seed=4)) != first
+    assert len(SeededShuffle(50, seed=3, num_samples=10)) == 10

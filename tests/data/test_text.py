@@ -46,10 +46,11 @@ def test_random_windows_are_shifted_by_one_and_tile_an_epoch():
     assert torch.equal(x[:, 1:], y[:, :-1])
     windows = sum(len(b[0]) for b in loader)
     assert windows == (len(module.ids["train"]) - 1) // 16
-    torch.manual_seed(0)
-    first = next(iter(module.train_dataloader()))[0]
-    torch.manual_seed(1)
-    assert not torch.equal(first, next(iter(module.train_dataloader()))[0])
+    first = next(iter(loader))[0]
+    assert torch.equal(first, next(iter(module.train_dataloader()))[0])  # the order is (seed, epoch)'s
+    loader.sampler.set_epoch(1)
+    assert not torch.equal(first, next(iter(loader))[0])
+    assert not torch.equal(first, next(iter(_module(seed=1).train_dataloader()))[0])
 
 
 def test_validation_windows_tile_the_split_in_order():

@@ -18,6 +18,16 @@ from rnnlab.errors import ConfigError, check_choice, config_group
 INTERVALS = ("epoch", "step")
 
 
+def route_lightning_logs() -> None:
+    """Lightning brings its own stderr handlers; send its records to Hydra's root handlers
+    instead (the console and <run>/<job>.log), once each."""
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     """Instantiate the task's data module and set it up, so bad data stops the run here."""
     with config_group("data"):

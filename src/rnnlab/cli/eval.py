@@ -22,10 +22,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     from rnnlab.cli import build
     from rnnlab.cli.checkpoint import load_checkpoint
 
+    build.route_lightning_logs()
     task, config = load_checkpoint(cfg.ckpt_path)
     if config.get("seed") is not None:
         L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = build.build_datamodule(config)
+    with_test = datamodule.spec.objective != "language" or "test" in getattr(datamodule, "ids", {})
+    if not with_test:
+        raise ConfigError(
+            "ckpt_path", "a checkpoint of a run whose data has a test split", str(cfg.ckpt_path)
+        )
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,
@@ -36,11 +42,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
         deterministic=True,
         default_root_dir=cfg.paths.output_dir,
     )
-    with_test = datamodule.spec.objective != "language" or "test" in getattr(datamodule, "ids", {})
-    if not with_test:
-        raise ConfigError(
-            "ckpt_path", "a checkpoint of a run whose data has a test split", str(cfg.ckpt_path)
-        )
     trainer.test(task, datamodule=datamodule, verbose=False)
     metrics: dict[str, float | str] = build.scalar_metrics(trainer.callback_metrics)
     if config.get("probe") is not None:

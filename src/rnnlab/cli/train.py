@@ -49,12 +49,7 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
     from rnnlab.cli.checkpoint import read_checkpoint
     from rnnlab.cli.environment import write_environment
 
-    # Lightning brings its own stderr handlers; route its records to Hydra's root handlers
-    # instead (console and <run>/train.log), once each.
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
-
+    build.route_lightning_logs()
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.get("ckpt_path"):  # a bad checkpoint stops the run before anything trains
