@@ -125,3 +125,9 @@ def test_seq_len_longer_than_the_val_split():
         _module(seq_len=700, splits=[0.9, 0.05, 0.05])
     assert str(error.value).startswith("seq_len must be <= ")
     assert "so that a window fits the val split of" in str(error.value)
+
+
+def test_path_and_text_together_are_refused(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        CharTextDataModule(path=str(tmp_path / "a.txt"), text="abc")
+    assert str(error.value) == "text must be null when data.path is set (one source of text at a time)"

@@ -111,7 +111,7 @@ class CharTextDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if path is not None and text is not None:
-            raise ConfigError("text", "null when data.path is set (one source of text)", "...")
+            raise ConfigError("text", "null when data.path is set (one source of text at a time)")
         self.path = None if path is None else Path(path).expanduser()
         self.text = text
         self.seq_len = check_int("seq_len", seq_len, 1)

@@ -33,7 +33,6 @@ class TaskModule(L.LightningModule):
         scheduler_monitor: str = "val/loss",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters({"spec": spec.to_dict()}, logger=False)
         self.net = net
         self.spec = spec
         self.optimizer_factory = optimizer
