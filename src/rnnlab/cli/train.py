@@ -171,6 +171,29 @@ def _advice(error, cfg: DictConfig) -> str:
     return f"{error}; {change}; {kept}"
 
 
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _worst(cfg: DictConfig) -> float:
+    return float("inf") if cfg.get("optimized_mode", "min") == "min" else float("-inf")
+
+
+def _failed_job(cfg: DictConfig, status: str, message: str) -> float:
+    """A sweep job that failed: say so, record it in its run dir, give the sweeper the worst
+    value, and let the other jobs run on."""
+    log.error("job failed (%s): %s", status, message)
+    metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    from rnnlab.cli.build import write_metrics
+
+    write_metrics(metrics_path, {"status": status, "error": message})
+    return _worst(cfg)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
@@ -178,6 +201,8 @@ def main(cfg: DictConfig) -> float | None:
             cfg = resumed_config(cfg)
         metrics = train(cfg)
     except ConfigError as error:
+        if _in_sweep():
+            return _failed_job(cfg, "failed", str(error))
         print(f"rnnlab-train: error: {error}", file=sys.stderr)
         sys.exit(2)
     except RunInterrupted as stop:
@@ -189,12 +214,19 @@ def main(cfg: DictConfig) -> float | None:
     except Exception as error:
         from rnnlab.callbacks import TrainingDiverged
 
+        if _in_sweep():
+            status = "diverged" if isinstance(error, TrainingDiverged) else "failed"
+            detail = _advice(error, cfg) if status == "diverged" else f"{type(error).__name__}: {error}"
+            log.exception("traceback of the failed job")
+            return _failed_job(cfg, status, detail)
         if not isinstance(error, TrainingDiverged):
             raise
         print(f"rnnlab-train: error: {_advice(error, cfg)}", file=sys.stderr)
         sys.exit(1)
     value = metrics.get(cfg.optimized_metric)
-    return None if value is None else float(value)
+    if not isinstance(value, float) or value != value:  # missing or NaN: the worst for the sweeper
+        return _worst(cfg)
+    return value
 
 
 if __name__ == "__main__":

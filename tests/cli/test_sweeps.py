@@ -1,0 +1,101 @@
+"""Sweeps: a failing job never ends the sweep, and rnnlab-report sums them up."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnnlab.cli.report import main as report_main
+from rnnlab.cli.report import read_sweep, summarize
+from tests.conftest import FAST, run_cli
+
+
+def _fake_job(sweep: Path, name: str, overrides: list[str], metrics: dict) -> None:
+    (sweep / name / ".hydra").mkdir(parents=True)
+    (sweep / name / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (sweep / name / ".hydra" / "config.yaml").write_text(
+        yaml.safe_dump({"optimized_metric": "val/loss_best"})
+    )
+    (sweep / name / "metrics.json").write_text(json.dumps(metrics))
+
+
+@pytest.fixture
+def fake_sweep(tmp_path) -> Path:
+    values = {("rnn", 0): 0.5, ("rnn", 1): 0.7, ("gru", 0): 0.2, ("gru", 1): 0.4}
+    for number, ((model, seed), value) in enumerate(values.items()):
+        _fake_job(
+            tmp_path,
+            str(number),
+            [f"model={model}", f"seed={seed}", "debug=fast"],
+            {"status": "ok", "val/loss_best": value},
+        )
+    _fake_job(
+        tmp_path, "4", ["model=lstm", "seed=0", "debug=fast"], {"status": "failed", "error": "bad value"}
+    )
+    return tmp_path
+
+
+def test_report_groups_seeds_and_ranks_configurations(fake_sweep):
+    rows = summarize(read_sweep(fake_sweep), "val/loss_best", "min")
+    assert [r["configuration"] for r in rows] == ["model=gru", "model=rnn", "model=lstm"]
+    assert rows[0]["mean"] == pytest.approx(0.3) and rows[0]["std"] == pytest.approx(math.sqrt(0.02))
+    assert rows[2]["ok"] == 0 and math.isnan(rows[2]["mean"])  # failed configurations go last
+    best_max = summarize(read_sweep(fake_sweep), "val/loss_best", "max")
+    assert best_max[0]["configuration"] == "model=rnn"
+
+
+def test_report_writes_csv_markdown_and_plot(fake_sweep, capsys):
+    report_main([str(fake_sweep)])
+    with (fake_sweep / "report.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 5
+    assert rows[4]["status"] == "failed" and rows[4]["error"] == "bad value"
+    markdown = (fake_sweep / "report.md").read_text()
+    assert "| model=gru | 2 | 2 | 0.3 | 0.1414 |" in markdown
+    assert (fake_sweep / "report.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "model=gru" in out and "job 4 (model=lstm, seed 0): failed: bad value" in out
+
+
+def test_report_of_a_directory_without_jobs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        report_main([str(tmp_path)])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"rnnlab-report: error: sweep must be a sweep directory with numbered job dirs (got '{tmp_path}')"
+    )
+
+
+def test_failing_jobs_do_not_end_the_sweep(tmp_path):
+    result = run_cli(
+        "rnnlab-train",
+        "-m",
+        *FAST,
+        "optimizer=sgd",
+        "model=rnn",
+        "model.nonlinearity=relu",
+        "trainer.gradient_clip_val=null",
+        "model.hidden_size=8,0",
+        "optimizer.lr=0.05,1e6",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = {}
+    for job in read_sweep(tmp_path):
+        statuses[job.configuration] = job.status
+    assert statuses == {
+        "model.hidden_size=8 optimizer.lr=0.05": "ok",
+        "model.hidden_size=8 optimizer.lr=1000000.0": "diverged",
+        "model.hidden_size=0 optimizer.lr=0.05": "failed",
+        "model.hidden_size=0 optimizer.lr=1000000.0": "failed",
+    }
+    failed = json.loads((tmp_path / "2" / "metrics.json").read_text())
+    assert failed["error"] == "model.hidden_size must be an integer >= 1 (got 0)"
+    diverged = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    assert diverged["error"].startswith("the loss became nan at step")
+    report = run_cli("rnnlab-report", str(tmp_path))
+    assert report.returncode == 0
+    assert "job 1 (model.hidden_size=8 optimizer.lr=1000000.0, seed -): diverged" in report.stdout
