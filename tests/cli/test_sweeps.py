@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,32 @@ def test_failing_jobs_do_not_end_the_sweep(tmp_path):
     report = run_cli("rnnlab-report", str(tmp_path))
     assert report.returncode == 0
     assert "job 1 (model.hidden_size=8 optimizer.lr=1000000.0, seed -): diverged" in report.stdout
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_with_shared_threads(tmp_path):
+    result = run_cli(
+        "rnnlab-train",
+        "-m",
+        *FAST,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "model=rnn,gru",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = read_sweep(tmp_path)
+    assert [job.status for job in jobs] == ["ok", "ok"]
+    cores = os.cpu_count() or 1
+    for job in jobs:
+        env = json.loads((tmp_path / job.name / "env.json").read_text())
+        assert env["torch_threads"] == max(1, cores // 2)  # 2 jobs at once share the cores
+
+
+def test_threads_setting(compose_train):
+    from rnnlab.cli.train import torch_threads
+    from rnnlab.errors import ConfigError
+
+    assert torch_threads(1) == 1
+    with pytest.raises(ConfigError, match=r"^threads must be an integer >= 1, or null for every core"):
+        torch_threads(0)
+    torch_threads(None)

@@ -52,6 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
     build.route_lightning_logs()
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    torch_threads(cfg.get("threads"))
     if cfg.get("ckpt_path"):  # a bad checkpoint stops the run before anything trains
         epoch = read_checkpoint(cfg.ckpt_path).get("epoch", 0)
         max_epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=-1)
@@ -105,6 +106,31 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
         log.info("metrics: %s", path)
         build.print_summary(metrics, title=cfg.task_name)
     return metrics
+
+
+def torch_threads(threads: int | None) -> int:
+    """Set torch's thread count: ``threads``, or by default every core, shared out between
+    the jobs that joblib runs at once so that jobs x threads <= cores."""
+    import os
+
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+
+    if threads is None:
+        cores = os.cpu_count() or 1
+        jobs = 1
+        if HydraConfig.initialized():
+            launcher = HydraConfig.get().launcher
+            if "joblib" in str(launcher.get("_target_", "")).lower():
+                n_jobs = launcher.get("n_jobs", -1)
+                jobs = cores if n_jobs in (-1, None) else max(1, int(n_jobs))
+        threads = max(1, cores // jobs)
+    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(
+            "threads", "an integer >= 1, or null for every core (shared between parallel jobs)", threads
+        )
+    torch.set_num_threads(threads)
+    return threads
 
 
 def probe(task, window: list[float]) -> dict[str, float]:
