@@ -59,7 +59,6 @@ class SeriesDataModule(L.LightningDataModule):
         self.splits = tuple(float(f) for f in splits)
         split_bounds(100, self.splits)  # validates the fractions now, not at setup
         self.scaling: Scaling | None = None
-        self.series: np.ndarray | None = None
         self.bounds: list[tuple[int, int]] = []
         self.datasets: dict[str, TensorBatches] = {}
 
@@ -87,7 +86,6 @@ class SeriesDataModule(L.LightningDataModule):
                 )
         train_start, train_stop = self.bounds[0]
         self.scaling = standard_scaling(series[train_start:train_stop])
-        self.series = series
         for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
             targets = self.rollout_steps if name == "test" else self.horizon
             self.datasets[name] = TensorBatches(*sliding_windows(series[start:stop], self.window, targets))
