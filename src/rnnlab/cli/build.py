@@ -90,6 +90,17 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def launches_processes(trainer: L.Trainer) -> bool:
+    """Whether fit would start worker processes by re-running the command line (Lightning's
+    DDP launcher), rather than finding them started by a cluster (SLURM, torchrun)."""
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    launcher = trainer.strategy.launcher
+    return isinstance(launcher, _SubprocessScriptLauncher) and not (
+        trainer.strategy.cluster_environment.creates_processes_externally
+    )
+
+
 def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:
     """The run's hyperparameters as flat ``group/key`` scalars (TensorBoard's HPARAMS tab)."""
     params: dict[str, Any] = {"seed": cfg.get("seed")}

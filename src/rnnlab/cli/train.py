@@ -6,6 +6,7 @@ Module level imports stay light (no torch, no Lightning): ``--help`` and ``--cfg
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -67,6 +68,14 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
     datamodule = build.build_datamodule(cfg)
     task = build.build_task(cfg, datamodule.spec)
     trainer = build.build_trainer(cfg)
+    if _in_sweep() and build.launches_processes(trainer):
+        raise ConfigError(
+            "trainer.strategy",
+            "a single-process strategy in a local sweep (DDP's workers would re-run the whole "
+            "sweep); sweep DDP jobs with hydra/launcher=slurm (one allocation per job, "
+            "tasks_per_node = trainer.devices), or run a DDP job without -m",
+            f"{OmegaConf.select(cfg, 'trainer.strategy')} on {trainer.num_devices} devices",
+        )
     if trainer.is_global_zero:
         write_environment(run_dir / "env.json")
     build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
@@ -181,8 +190,27 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     resumed.ckpt_path = str(last)
     resumed.resume = None
     resumed.resumed_from = str(source)
-    OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
+    if process_rank() == 0:  # DDP workers re-read the same run; rank 0 keeps the record
+        OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
     return resumed
+
+
+def process_rank() -> int:
+    """This process's rank in a distributed run, 0 outside one. Lightning starts DDP workers
+    with LOCAL_RANK set, torchrun sets RANK, SLURM sets SLURM_PROCID."""
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def _quiet_worker_logs() -> None:
+    """In a DDP worker (rank > 0), log to the console only: the run dir keeps rank 0's
+    train.log as its one log (the file handler is created with delay, so no file appears)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def _advice(error, cfg: DictConfig) -> str:
@@ -222,6 +250,8 @@ def _failed_job(cfg: DictConfig, status: str, message: str) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    if process_rank() > 0:
+        _quiet_worker_logs()
     try:
         if cfg.get("resume"):
             cfg = resumed_config(cfg)

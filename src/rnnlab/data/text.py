@@ -181,6 +181,10 @@ class CharTextDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         ids = self.ids[split]
         if self.stateful:
+            if self.trainer is not None and self.trainer.world_size > 1:
+                raise ConfigError(
+                    "data.stateful", "false under DDP (each stream must stay in one process)", True
+                )
             return DataLoader(
                 StreamBatches(ids, self.batch_size, self.seq_len),
                 batch_size=None,

@@ -78,10 +78,10 @@ class CharLanguageModel(TaskModule):
 
     def _log_split(self, split: str) -> None:
         loss = self.split_loss[split].compute()
-        self.log(f"{split}/loss", loss, prog_bar=True)
-        self.log(f"{split}/bpc", loss / math.log(2))
-        self.log(f"{split}/ppl", loss.exp())
-        self.log(f"{split}/acc", self.split_acc[split].compute())
+        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True)
+        self.log(f"{split}/bpc", loss / math.log(2), sync_dist=True)
+        self.log(f"{split}/ppl", loss.exp(), sync_dist=True)
+        self.log(f"{split}/acc", self.split_acc[split].compute(), sync_dist=True)
         self.split_loss[split].reset()
         self.split_acc[split].reset()
 

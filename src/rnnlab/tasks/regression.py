@@ -117,7 +117,9 @@ class SequenceRegressor(TaskModule):
         y = y[:, : self.horizon].contiguous()  # test targets run on for the rollout
         scaled, offsets = self._scaled_forward(x)
         loss = self.loss_fn(scaled, self.spec.scaling.encode(y, offsets))
-        self.log(f"{split}/loss", loss, prog_bar=True, batch_size=len(x), add_dataloader_idx=False)
+        self.log(
+            f"{split}/loss", loss, prog_bar=True, batch_size=len(x), add_dataloader_idx=False, sync_dist=True
+        )
         prediction = self.spec.scaling.decode(scaled, offsets)
         self.metrics[split].update(prediction, y)
         self.metrics[f"{split}_naive"].update(self.naive(x, self.horizon), y)
@@ -129,7 +131,7 @@ class SequenceRegressor(TaskModule):
         for key in (split, f"{split}_naive", f"{split}_snaive"):
             if key not in self.metrics:
                 continue
-            self.log_dict(self.metrics[key].compute())
+            self.log_dict(self.metrics[key].compute(), sync_dist=True)
             self.metrics[key].reset()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -154,15 +156,17 @@ class SequenceRegressor(TaskModule):
             self._log_split(split)
             # reshape: with one output torchmetrics returns a 0-d tensor
             for step, value in enumerate(self.per_step[split].compute().reshape(-1), start=1):
-                self.log(f"{split}/mse_step{step}", value)
+                self.log(f"{split}/mse_step{step}", value, sync_dist=True)
             per_step = self.per_step[f"{split}_rollout"].compute().reshape(-1)
             width = len(str(len(per_step)))
             for step, value in enumerate(per_step, start=1):
-                self.log(f"{split}_rollout/mse_step{step:0{width}d}", value)
-            self.log(f"{split}_rollout/mse", per_step.mean())
-            self.log(f"{split}_rollout/naive_mse", self.per_step[f"{split}_rollout_naive"].compute())
+                self.log(f"{split}_rollout/mse_step{step:0{width}d}", value, sync_dist=True)
+            self.log(f"{split}_rollout/mse", per_step.mean(), sync_dist=True)
+            naive = self.per_step[f"{split}_rollout_naive"].compute()
+            self.log(f"{split}_rollout/naive_mse", naive, sync_dist=True)
             if self.spec.integer_targets:
-                self.log(f"{split}_rollout/exact", self.per_step[f"{split}_rollout_exact"].compute())
+                exact = self.per_step[f"{split}_rollout_exact"].compute()
+                self.log(f"{split}_rollout/exact", exact, sync_dist=True)
         for metric in self.per_step.values():
             metric.reset()
 
