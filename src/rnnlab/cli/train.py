@@ -118,22 +118,24 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
 
 
 def torch_threads(threads: int | None) -> int:
-    """Set torch's thread count: ``threads``, or by default every core, shared out between
-    the jobs that joblib runs at once so that jobs x threads <= cores."""
-    import os
-
+    """Set torch's thread count: ``threads``; by default the launcher's cpus_per_task under
+    submitit, else every core this process may use, shared out between the jobs that joblib
+    runs at once so that jobs x threads <= cores."""
     import torch
     from hydra.core.hydra_config import HydraConfig
 
     if threads is None:
-        cores = os.cpu_count() or 1
-        jobs = 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = cores
         if HydraConfig.initialized():
             launcher = HydraConfig.get().launcher
-            if "joblib" in str(launcher.get("_target_", "")).lower():
+            target = str(launcher.get("_target_", "")).lower()
+            if "joblib" in target:
                 n_jobs = launcher.get("n_jobs", -1)
                 jobs = cores if n_jobs in (-1, None) else max(1, int(n_jobs))
-        threads = max(1, cores // jobs)
+                threads = max(1, cores // jobs)
+            elif "submitit" in target and launcher.get("cpus_per_task"):
+                threads = int(launcher.cpus_per_task)
     elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(
             "threads", "an integer >= 1, or null for every core (shared between parallel jobs)", threads
