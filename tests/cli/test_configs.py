@@ -127,3 +127,20 @@ def test_bad_sampling_settings(override, message):
     with pytest.raises(ConfigError) as error:
         sample(cfg)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("search", _options("hparams_search"))
+def test_hparams_search_options(compose_train, search):
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("ResumableOptunaSweeper")
+    assert sweeper.direction == cfg.optimized_mode == "min"
+    for key in ("model", "model.hidden_size", "model.num_layers", "model.dropout", "optimizer.lr"):
+        assert key in sweeper.params
+    task = build.build_task(cfg, build.build_datamodule(cfg).spec)
+    assert task is not None
