@@ -3,6 +3,9 @@ failed trial."""
 
 import json
 import math
+import os
+
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna<3 on SQLAlchemy 1.4
 
 import optuna
 import pytest
@@ -82,6 +85,23 @@ def test_trials_of_a_killed_search_are_marked_and_run_anew(tmp_path):
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     assert trials[0].user_attrs == {"interrupted": True}
     assert [job.name for job in read_sweep(tmp_path)] == ["1"]  # job dir = trial number
+
+
+def test_resuming_with_another_search_space_is_refused(tmp_path):
+    _search(tmp_path, "hydra.sweeper.n_trials=1")
+    result = run_cli(
+        "rnnlab-train",
+        "-m",
+        "hparams_search=sine_optuna",
+        *FAST,
+        "hydra.sweeper.n_trials=2",
+        "model.hidden_size=int(interval(8, 64))",  # was choice(16, 32, 64, 128)
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "hydra.sweeper.params must be the search space the stored study began with" in last
+    assert [job.name for job in read_sweep(tmp_path)] == ["0"]  # nothing new ran, nothing lost
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from rnnlab.cli import skip_exit_gc
 from rnnlab.cli.train import CONFIG_DIR, probe
 from rnnlab.errors import ConfigError
 
@@ -55,6 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
+    skip_exit_gc()
     try:
         evaluate(cfg)
     except ConfigError as error:

@@ -10,6 +10,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from rnnlab.cli import skip_exit_gc
 from rnnlab.cli.train import CONFIG_DIR
 from rnnlab.errors import ConfigError, check_int, check_number
 
@@ -43,6 +44,7 @@ def sample(cfg: DictConfig) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
 def main(cfg: DictConfig) -> None:
+    skip_exit_gc()
     try:
         text = sample(cfg)
     except ConfigError as error:

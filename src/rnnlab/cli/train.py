@@ -14,6 +14,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.cli import skip_exit_gc
 from rnnlab.errors import ConfigError
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
@@ -252,6 +253,7 @@ def _failed_job(cfg: DictConfig, status: str, message: str) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    skip_exit_gc()
     if process_rank() > 0:
         _quiet_worker_logs()
     try:
