@@ -5,29 +5,60 @@ import torch
 
 from rnnlab.errors import ConfigError
 from rnnlab.models import CELLS, RecurrentBackbone, RecurrentNet
+from rnnlab.models.backbone import BACKENDS, SCRATCH_ONLY
+from rnnlab.models.heads import HEADS
 
 BATCH, TIME, FEATURES, HIDDEN, OUT = 3, 7, 2, 5, 4
 
 
-@pytest.mark.parametrize(
-    ("cell", "num_layers", "bidirectional"), list(itertools.product(CELLS, (1, 2), (False, True)))
-)
-def test_shapes_for_every_variant(cell, num_layers, bidirectional):
+VARIANTS = [
+    (cell, layers, bidirectional, backend)
+    for cell, layers, bidirectional, backend in itertools.product(CELLS, (1, 2), (False, True), BACKENDS)
+    if not (cell in SCRATCH_ONLY and backend == "torch")
+]
+
+
+@pytest.mark.parametrize(("cell", "num_layers", "bidirectional", "backend"), VARIANTS)
+def test_shapes_for_every_variant(cell, num_layers, bidirectional, backend):
     directions = 2 if bidirectional else 1
     x = torch.randn(BATCH, TIME, FEATURES)
 
-    backbone = RecurrentBackbone(cell, FEATURES, HIDDEN, num_layers, bidirectional, dropout=0.1)
+    backbone = RecurrentBackbone(cell, FEATURES, HIDDEN, num_layers, bidirectional, 0.1, backend)
     outputs, state = backbone(x)
     assert outputs.shape == (BATCH, TIME, HIDDEN * directions)
-    h = state[0] if cell == "lstm" else state
+    lstm = cell.startswith("lstm")
+    h = state[0] if lstm else state
     assert h.shape == (num_layers * directions, BATCH, HIDDEN)
-    if cell == "lstm":
+    if lstm:
         assert state[1].shape == h.shape
 
-    last = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, head="last")
-    assert last(x)[0].shape == (BATCH, OUT)
-    step = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, head="step")
+    for head in ("last", "mean", "attention"):
+        net = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, backend=backend, head=head)
+        assert net(x)[0].shape == (BATCH, OUT)
+    step = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, backend=backend, head="step")
     assert step(x)[0].shape == (BATCH, TIME, OUT)
+
+
+def test_mean_and_attention_heads_pool_over_time():
+    outputs = torch.randn(BATCH, TIME, HIDDEN)
+    mean = HEADS["mean"](HIDDEN, OUT)
+    torch.testing.assert_close(mean(outputs), mean.linear(outputs.mean(dim=1)))
+    attention = HEADS["attention"](HIDDEN, OUT)
+    prediction = attention(outputs)
+    weights = attention.weights
+    assert weights.shape == (BATCH, TIME)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(BATCH))
+    pooled = (weights.unsqueeze(-1) * outputs).sum(dim=1)
+    torch.testing.assert_close(prediction, attention.linear(pooled))
+    with torch.no_grad():  # a score that only looks at the first feature: a peaked, known weighting
+        attention.score[0].weight.zero_()
+        attention.score[0].weight[0, 0] = 50.0
+        attention.score[0].bias.zero_()
+        attention.score[2].weight.fill_(10.0)
+    spike = torch.zeros(1, TIME, HIDDEN)
+    spike[0, 3, 0] = 1.0
+    attention(spike)
+    assert attention.weights[0].argmax() == 3 and attention.weights[0, 3] > 0.99
 
 
 def test_cells_are_the_torch_modules_they_name():
@@ -57,11 +88,14 @@ def test_last_head_of_a_bidirectional_net_sees_the_whole_sequence():
     [
         ({"hidden_size": 0}, "hidden_size must be an integer >= 1 (got 0)"),
         ({"num_layers": 0}, "num_layers must be an integer >= 1 (got 0)"),
-        ({"cell": "transformer"}, "cell must be one of rnn_tanh, rnn_relu, lstm, gru (got 'transformer')"),
+        (
+            {"cell": "transformer"},
+            "cell must be one of rnn_tanh, rnn_relu, lstm, gru, lstm_ln (got 'transformer')",
+        ),
         ({"dropout": 1.5}, "dropout must be a number in [0, 1) (got 1.5)"),
-        ({"head": "max"}, "head must be one of last, step (got 'max')"),
+        ({"head": "max"}, "head must be one of last, mean, attention, step (got 'max')"),
         ({"cell": "rnn_sigmoid", "nonlinearity": "sigmoid"}, "nonlinearity must be one of tanh, relu"),
-        ({"backend": "cuda"}, "backend must be one of torch (got 'cuda')"),
+        ({"backend": "cuda"}, "backend must be one of torch, scratch (got 'cuda')"),
     ],
 )
 def test_bad_settings_name_the_setting_and_what_is_allowed(kwargs, message):

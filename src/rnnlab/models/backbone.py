@@ -6,15 +6,19 @@ import torch
 from torch import nn
 
 from rnnlab.errors import ConfigError, check_choice, check_int
+from rnnlab.models.scratch import ScratchRecurrent
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
-BACKENDS = ("torch",)
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_ln")
+BACKENDS = ("torch", "scratch")
+SCRATCH_ONLY = ("lstm_ln",)
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 class RecurrentBackbone(nn.Module):
-    """A stack of recurrent layers over (batch, time, features) inputs.
+    """A stack of recurrent layers over (batch, time, features) inputs: PyTorch's fused
+    modules (``backend="torch"``) or the same networks written from their equations
+    (``"scratch"``, models/scratch.py), with the same parameter names and shapes.
 
     ``outputs`` holds the top layer's hidden state at every step, forward and backward
     directions concatenated, so its last dimension is ``output_size``.
@@ -42,7 +46,13 @@ class RecurrentBackbone(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
             raise ConfigError("dropout", "a number in [0, 1)", dropout)
         self.dropout = float(dropout)
-
+        if cell in SCRATCH_ONLY and backend != "scratch":
+            raise ConfigError("backend", f"scratch for the {cell} cell (no fused module has it)", backend)
+        if backend == "scratch":
+            self.rnn: nn.Module = ScratchRecurrent(
+                cell, input_size, hidden_size, num_layers, bidirectional, self.dropout
+            )
+            return
         kwargs = dict(
             input_size=input_size,
             hidden_size=hidden_size,
@@ -52,10 +62,9 @@ class RecurrentBackbone(nn.Module):
             dropout=self.dropout if num_layers > 1 else 0.0,
             batch_first=True,
         )
-        if cell == "lstm":
-            self.rnn = nn.LSTM(**kwargs)
-        elif cell == "gru":
-            self.rnn = nn.GRU(**kwargs)
+        fused = {"lstm": nn.LSTM, "gru": nn.GRU}
+        if cell in fused:
+            self.rnn = fused[cell](**kwargs)
         else:
             self.rnn = nn.RNN(nonlinearity=cell.removeprefix("rnn_"), **kwargs)
 

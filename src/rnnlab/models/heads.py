@@ -35,4 +35,38 @@ class PerStepHead(nn.Module):
         return self.linear(outputs)
 
 
-HEADS = {"last": LastStepHead, "step": PerStepHead}
+class MeanHead(nn.Module):
+    """Predict from the mean of the top layer's outputs over all time steps."""
+
+    def __init__(self, in_features: int, out_features: int, num_directions: int = 1) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self.linear(outputs.mean(dim=1))
+
+
+class AttentionHead(nn.Module):
+    """Learned attention pooling over every step's output h_t (additive scoring, as in
+    Bahdanau et al., 2015, with a learned query):
+
+        score_t = v . tanh(W h_t + b)      a = softmax over t of score      summary = sum_t a_t h_t
+
+    ``weights`` keeps the last batch's a (batch, time), detached, for plots.
+    """
+
+    def __init__(self, in_features: int, out_features: int, num_directions: int = 1) -> None:
+        super().__init__()
+        self.score = nn.Sequential(
+            nn.Linear(in_features, in_features), nn.Tanh(), nn.Linear(in_features, 1, bias=False)
+        )
+        self.linear = nn.Linear(in_features, out_features)
+        self.weights: torch.Tensor | None = None
+
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.score(outputs).squeeze(-1), dim=1)
+        self.weights = weights.detach()
+        return self.linear(torch.einsum("bt,btf->bf", weights, outputs))
+
+
+HEADS = {"last": LastStepHead, "mean": MeanHead, "attention": AttentionHead, "step": PerStepHead}

@@ -24,8 +24,8 @@ class OneHot(nn.Module):
 
 
 class RecurrentNet(nn.Module):
-    """Maps inputs to (batch, output_size) with ``head="last"`` or to
-    (batch, time, output_size) with ``head="step"``.
+    """Maps inputs to (batch, output_size) with ``head`` "last", "mean" or "attention"
+    (models/heads.py), or to (batch, time, output_size) with ``head="step"``.
 
     Inputs are real features (batch, time, input_size) with ``input_encoding="dense"``, or
     token ids (batch, time) below ``input_size`` with ``"embedding"`` (a learned table of
