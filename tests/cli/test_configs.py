@@ -144,3 +144,14 @@ def test_hparams_search_options(compose_train, search):
         assert key in sweeper.params
     task = build.build_task(cfg, build.build_datamodule(cfg).spec)
     assert task is not None
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_gradient_clipping_by_norm_or_value(compose_train, algorithm):
+    cfg = compose_train(f"trainer.gradient_clip_algorithm={algorithm}", "trainer.gradient_clip_val=0.5")
+    trainer = build.build_trainer(cfg)
+    assert trainer.gradient_clip_val == 0.5
+    assert trainer.gradient_clip_algorithm == algorithm
+    if algorithm == "value":
+        with pytest.raises(ConfigError, match=r"^trainer.gradient_clip_algorithm must be one of norm, value"):
+            build.build_trainer(compose_train("trainer.gradient_clip_algorithm=max"))

@@ -86,6 +86,9 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt()]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     loggers = _instantiate_all("logger", cfg.get("logger"))
+    clip = OmegaConf.select(cfg, "trainer.gradient_clip_algorithm")
+    if clip is not None:  # Lightning's own message is a multi-line traceback
+        check_choice("trainer.gradient_clip_algorithm", clip, ("norm", "value"))
     with config_group("trainer"):
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 

@@ -106,6 +106,9 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(build.scalar_metrics(trainer.callback_metrics))
+    for callback in trainer.callbacks:  # e.g. GradientFlow's before/after figures
+        if hasattr(callback, "summary_metrics"):
+            metrics.update(callback.summary_metrics())
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))
     metrics["status"] = "ok"

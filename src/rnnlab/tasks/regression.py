@@ -106,11 +106,15 @@ class SequenceRegressor(TaskModule):
         return x[:, index, 0]
 
     # --- steps ------------------------------------------------------------------------------
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def batch_loss(self, batch: Batch) -> torch.Tensor:
+        """The training loss of one batch (on the scale the model trains on)."""
         x, y = batch
         scaled, offsets = self._scaled_forward(x)
-        loss = self.loss_fn(scaled, self.spec.scaling.encode(y, offsets))
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return self.loss_fn(scaled, self.spec.scaling.encode(y[:, : self.horizon], offsets))
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self.batch_loss(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
         return loss
 
     def _evaluate(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,155 @@
+"""Seeing gradients: how dLoss/dh_t shrinks (or grows) back through time, and the global
+gradient norm during training."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from rnnlab.models.scratch import ScratchRecurrent
+
+
+def hidden_state_gradients(net: torch.nn.Module, loss_of: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """||dL/dh_t|| for every step t, where h_t is the top layer's hidden state (forward
+    direction) and L = ``loss_of()`` computed with ``net``.
+
+    dL/dh_t is the total derivative: everything h_t influences later, through the
+    recurrence, and through the output at t. The fused modules do not expose h_t, so the
+    backbone runs as a copy written from the equations (the scratch backend loads the
+    same state_dict) that keeps every h_t; ``net`` and its gradients are left untouched.
+    The norm is taken over the batch and hidden units together.
+    """
+    backbone = net.backbone
+    original = backbone.rnn
+    if isinstance(original, ScratchRecurrent):
+        probe = copy.deepcopy(original)
+    else:
+        probe = ScratchRecurrent(
+            backbone.cell,
+            backbone.input_size,
+            backbone.hidden_size,
+            backbone.num_layers,
+            backbone.bidirectional,
+            backbone.dropout,
+        )
+        probe.load_state_dict(original.state_dict())
+        probe.to(next(original.parameters()))
+    probe.record = True
+    backbone.rnn = probe
+    try:
+        with torch.enable_grad():
+            loss = loss_of()
+            grads = torch.autograd.grad(loss, probe.recorded)
+    finally:
+        backbone.rnn = original
+    return torch.stack([g.norm() for g in grads]).detach().cpu()
+
+
+class GradientFlow(L.Callback):
+    """Measures ||dL/dh_t|| per time step on a fixed validation batch before training and
+    every ``every_n_epochs`` epochs. Scalars ``gradflow/first_over_last`` (the norm at the
+    first step over the norm at the last: how much of the signal reaches the start of the
+    window), ``gradflow/first`` and ``gradflow/last``; ``<run>/gradflow.json`` with every
+    curve; at the end of training one TensorBoard figure of all the curves
+    (``gradflow/norms``, log scale)."""
+
+    def __init__(self, every_n_epochs: int = 1, num_examples: int = 32) -> None:
+        self.every_n_epochs = every_n_epochs
+        self.num_examples = num_examples
+        self.history: list[dict] = []
+        self._batch = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._measure(trainer, pl_module)  # the untrained network (or the resumed one)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self._measure(trainer, pl_module)
+
+    def summary_metrics(self) -> dict[str, float]:
+        """For metrics.json: the first-over-last ratio before training and at the end."""
+        if not self.history:
+            return {}
+        first, last = self.history[0], self.history[-1]
+        return {
+            "gradflow/first_over_last_start": first["first_over_last"],
+            "gradflow/first_over_last": last["first_over_last"],
+        }
+
+    def _fixed_batch(self, trainer: L.Trainer, pl_module: L.LightningModule):
+        if self._batch is None:
+            batch = next(iter(trainer.datamodule.val_dataloader()))
+            self._batch = tuple(part[: self.num_examples] for part in batch)
+        return tuple(part.to(pl_module.device) for part in self._batch)
+
+    def _measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not hasattr(pl_module, "batch_loss"):
+            return
+        batch = self._fixed_batch(trainer, pl_module)
+        was_training = pl_module.training
+        pl_module.eval()  # no dropout: the same network every time it is measured
+        try:
+            norms = hidden_state_gradients(pl_module.net, lambda: pl_module.batch_loss(batch))
+        finally:
+            pl_module.train(was_training)
+        ratio = float(norms[0] / norms[-1]) if norms[-1] > 0 else float("inf")
+        label = "before training" if not self.history else f"epoch {trainer.current_epoch}"
+        self.history.append(
+            {
+                "label": label,
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,
+                "first_over_last": ratio,
+                "norms": norms.tolist(),
+            }
+        )
+        scalars = {"gradflow/first_over_last": ratio, "gradflow/first": norms[0], "gradflow/last": norms[-1]}
+        for logger in trainer.loggers:
+            logger.log_metrics({k: float(v) for k, v in scalars.items()}, trainer.global_step)
+        path = Path(trainer.default_root_dir) / "gradflow.json"
+        path.write_text(json.dumps(self.history, indent=1) + "\n")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """One figure with every curve (matplotlib costs 0.2 s a figure, so not one per measurement)."""
+        tensorboard = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if tensorboard is not None and self.history and trainer.is_global_zero:
+            tensorboard.experiment.add_figure("gradflow/norms", _figure(self.history), trainer.global_step)
+
+
+class GradientNorm(L.Callback):
+    """Logs ``train/grad_norm``, the global 2-norm of all gradients before clipping, every
+    ``every_n_steps`` optimizer steps."""
+
+    def __init__(self, every_n_steps: int = 10) -> None:
+        self.every_n_steps = every_n_steps
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step % self.every_n_steps:
+            return
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            pl_module.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+
+def _figure(history: list[dict]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    colors = plt.cm.viridis([i / max(1, len(history) - 1) for i in range(len(history))])
+    for entry, color in zip(history, colors, strict=True):
+        ax.semilogy(range(len(entry["norms"])), entry["norms"], color=color, label=entry["label"])
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("||dL/dh_t||")
+    ax.legend(fontsize="small", loc="best", ncol=2)
+    fig.tight_layout()
+    return fig

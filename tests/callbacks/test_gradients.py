@@ -1,0 +1,84 @@
+"""Gradient flow: ||dL/dh_t|| per time step, checked against an independent autograd
+computation; the callbacks' files and TensorBoard entries from a real run."""
+
+import json
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rnnlab.callbacks import hidden_state_gradients
+from rnnlab.models import RecurrentNet
+from tests.conftest import FAST, run_cli
+
+
+def _by_cutting_the_sequence(net, x, y):
+    """dL/dh_t for each t, computed another way: run the fused stack up to t, make the top
+    layer's h_t a leaf, run on from there, and differentiate the loss by that leaf."""
+    rnn, steps, norms = net.backbone.rnn, x.shape[1], []
+    for t in range(steps):
+        head_out, state = rnn(x[:, : t + 1])
+        lstm = isinstance(state, tuple)
+        h = state[0] if lstm else state
+        leaf = h[-1].detach().requires_grad_()  # unidirectional: the top layer is the last slot
+        h_cut = torch.cat([h[:-1].detach(), leaf.unsqueeze(0)])
+        outputs = [head_out[:, :t].detach(), leaf.unsqueeze(1)]
+        if t < steps - 1:
+            resumed = (h_cut, state[1].detach()) if lstm else h_cut
+            outputs.append(rnn(x[:, t + 1 :], resumed)[0])
+        loss = torch.nn.functional.mse_loss(net.head(torch.cat(outputs, dim=1)), y)
+        (grad,) = torch.autograd.grad(loss, leaf)
+        norms.append(grad.norm())
+    return torch.stack(norms)
+
+
+@pytest.mark.parametrize(
+    ("cell", "layers", "head", "backend"),
+    [
+        ("lstm", 2, "last", "torch"),
+        ("gru", 1, "mean", "torch"),
+        ("rnn_tanh", 2, "last", "torch"),
+        ("rnn_relu", 1, "attention", "torch"),
+        ("lstm", 1, "attention", "scratch"),
+    ],
+)
+def test_hidden_state_gradients_match_a_direct_autograd_computation(cell, layers, head, backend):
+    torch.manual_seed(0)
+    net = RecurrentNet(cell, 2, 3, hidden_size=6, num_layers=layers, head=head, backend=backend).double()
+    net.eval()
+    x, y = torch.randn(4, 9, 2, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    measured = hidden_state_gradients(net, lambda: torch.nn.functional.mse_loss(net(x)[0], y))
+    expected = _by_cutting_the_sequence(net, x, y)
+    assert measured.shape == (9,)
+    torch.testing.assert_close(measured, expected, rtol=1e-9, atol=0)
+    assert all(p.grad is None for p in net.parameters())  # the measured network is untouched
+    assert isinstance(net.backbone.rnn, torch.nn.Module) and net.backbone.backend == backend
+
+
+def test_a_run_logs_gradient_flow_grad_norms_and_attention(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli(
+        "rnnlab-train",
+        *FAST,
+        "model.head=attention",
+        "callbacks.gradient_flow.every_n_epochs=1",
+        "callbacks.attention_plot.every_n_epochs=1",
+        "callbacks.gradient_norm.every_n_steps=1",
+        f"hydra.run.dir={run}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((run / "gradflow.json").read_text())
+    assert [entry["label"] for entry in history] == ["before training", "epoch 0"]
+    window = 64  # data=sine's default
+    assert all(len(entry["norms"]) == window and min(entry["norms"]) > 0 for entry in history)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["gradflow/first_over_last_start"] == pytest.approx(history[0]["first_over_last"])
+    assert metrics["gradflow/first_over_last"] == pytest.approx(history[-1]["first_over_last"])
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    assert {"gradflow/norms", "val/attention"} <= set(events.Tags()["images"])
+    scalars = set(events.Tags()["scalars"])
+    assert {"gradflow/first_over_last", "gradflow/first", "gradflow/last", "train/grad_norm"} <= scalars
+    assert len(events.Scalars("train/grad_norm")) == 2  # debug=fast: 2 steps, every step asked
+    assert all(event.value > 0 for event in events.Scalars("train/grad_norm"))
