@@ -1,11 +1,17 @@
 """rnnlab-bench: measurements taken side by side in one run, printed as ratios.
 
     rnnlab-bench sweep [--epochs 20] [--repeats 3] [--json PATH]
+    rnnlab-bench cells [--repeats 7] [--json PATH]
 
 sweep: the same 4-job sine sweep (seeds 0..3) with Hydra's basic launcher (one job after
 another, each with every core) and with hydra/launcher=joblib n_jobs=2 (two jobs at once,
 each with half the cores); wall time of each whole command, pairs run back to back,
 medians over the repeats, and the ratio joblib / basic.
+
+cells: forward + backward of one recurrent layer, batch 64, 50 steps, 16 inputs, 128
+hidden units, float32 on the CPU, for each cell: PyTorch's fused module, the scratch
+backend (explicit BPTT) and the scratch equations differentiated by autograd through the
+loop; the three measured in turn in each repeat, medians, ratios scratch / fused.
 """
 
 from __future__ import annotations
@@ -51,13 +57,95 @@ def bench_sweep(epochs: int, repeats: int) -> dict:
     }
 
 
+def _ms_per_call(step, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return (time.perf_counter() - start) / calls * 1000
+
+
+def bench_cells(repeats: int, batch=64, steps=50, inputs=16, hidden=128, calls=10) -> dict:
+    import torch
+
+    from rnnlab.models.backbone import RecurrentBackbone
+
+    torch.manual_seed(0)
+    x = torch.randn(batch, steps, inputs)
+    rows = []
+    for cell in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
+        fused = RecurrentBackbone(cell, inputs, hidden)
+        scratch = RecurrentBackbone(cell, inputs, hidden, backend="scratch")
+        scratch.load_state_dict(fused.state_dict())
+        looped = RecurrentBackbone(cell, inputs, hidden, backend="scratch")
+        looped.load_state_dict(fused.state_dict())
+        looped.rnn.explicit_bptt = False
+        variants = {"fused": fused, "scratch": scratch, "autograd_loop": looped}
+
+        def step(module=None):
+            module.zero_grad(set_to_none=True)
+            outputs, _ = module(x)
+            outputs.sum().backward()
+
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for module in variants.values():  # warm up allocators and kernels
+            _ms_per_call(lambda m=module: step(m), 2)
+        for _ in range(repeats):
+            for name, module in variants.items():
+                times[name].append(_ms_per_call(lambda m=module: step(m), calls))
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        rows.append(
+            {
+                "cell": cell,
+                **{f"{name}_ms": value for name, value in medians.items()},
+                "ratio": medians["scratch"] / medians["fused"],
+                "loop_ratio": medians["autograd_loop"] / medians["fused"],
+                "runs_ms": times,
+            }
+        )
+    shape = {"batch": batch, "steps": steps, "inputs": inputs, "hidden": hidden}
+    return {"shape": shape, "repeats": repeats, "torch_threads": torch.get_num_threads(), "cells": rows}
+
+
+def _print_cells(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    shape = result["shape"]
+    title = (
+        f"forward+backward, batch {shape['batch']}, {shape['steps']} steps, {shape['inputs']} -> "
+        f"{shape['hidden']}, {result['torch_threads']} threads, median of {result['repeats']}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("cell", "fused ms", "scratch ms", "scratch/fused", "autograd loop ms", "loop/fused"):
+        table.add_column(column, justify="left" if column == "cell" else "right")
+    for row in result["cells"]:
+        table.add_row(
+            row["cell"],
+            f"{row['fused_ms']:.2f}",
+            f"{row['scratch_ms']:.2f}",
+            f"{row['ratio']:.2f}x",
+            f"{row['autograd_loop_ms']:.2f}",
+            f"{row['loop_ratio']:.2f}x",
+        )
+    Console().print(table)
+    lstm = next(row for row in result["cells"] if row["cell"] == "lstm")
+    print(f"lstm scratch/fused: {lstm['ratio']:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=["sweep"], help="which benchmark")
+    parser.add_argument("name", choices=["sweep", "cells"], help="which benchmark")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job")
-    parser.add_argument("--repeats", type=int, default=3, help="pairs of sweeps to take the medians of")
+    parser.add_argument("--repeats", type=int, help="repeats to take medians of (sweep: 3, cells: 7)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.name == "cells":
+        result = bench_cells(args.repeats or 7)
+        _print_cells(result)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
+    args.repeats = args.repeats or 3
     result = bench_sweep(args.epochs, args.repeats)
 
     from rich.console import Console

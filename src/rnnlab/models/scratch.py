@@ -67,10 +67,10 @@ class _RNNLayer(torch.autograd.Function):
         steps = xs.shape[0]
         hs = xs.new_empty((steps + 1, *h0.shape))
         hs[0] = h0
-        xs, w_t = xs + b_hh, w_hh.t()
+        pre, w_t = xs + b_hh, w_hh.t()  # each step adds W_hh h_{t-1} in place
         for t in range(steps):
-            pre = torch.addmm(xs[t], hs[t], w_t)
-            torch.clamp(pre, min=0, out=hs[t + 1]) if relu else torch.tanh(pre, out=hs[t + 1])
+            pre[t].addmm_(hs[t], w_t)
+            torch.clamp(pre[t], min=0, out=hs[t + 1]) if relu else torch.tanh(pre[t], out=hs[t + 1])
         ctx.relu = relu
         ctx.save_for_backward(hs, w_hh)
         return hs[1:], hs[-1]
@@ -91,53 +91,81 @@ class _RNNLayer(torch.autograd.Function):
         return d_pre, dh, d_w, flat.sum(0), None
 
 
+def _gates_g_first(hidden: int, device) -> torch.Tensor:
+    """Row order (g, i, f, o) from PyTorch's (i, f, g, o): the one tanh gate first, so that
+    one tanh and one sigmoid call cover the four gates, and in the backward pass the three
+    gates that dL/dc drives sit side by side."""
+    i, f, g, o = torch.arange(4 * hidden, device=device).split(hidden)
+    return torch.cat([g, i, f, o])
+
+
 class _LSTMLayer(torch.autograd.Function):
-    """LSTM recurrence over precomputed ``xs`` = W_ih x_t + b_ih (time, batch, 4 * hidden)."""
+    """LSTM recurrence over precomputed ``xs`` = W_ih x_t + b_ih + b_hh (time * batch, 4 * hidden).
+
+    Its gates come in the order (g, i, f, o), and g's pre-activation doubled: the caller
+    hands it the weights that way (``_gates_g_first``, a product with 2), and autograd takes
+    their gradients back to PyTorch's parameters. ``xs`` becomes the gates' buffer (each step
+    adds W_hh h_{t-1} in place and applies the nonlinearities), returned as a fourth output.
+    """
 
     @staticmethod
-    def forward(ctx, xs, h0, c0, w_hh, b_hh):
-        steps, hidden = xs.shape[0], h0.shape[-1]
+    def forward(ctx, xs, h0, c0, w_hh):
+        ctx.mark_dirty(xs)
+        ctx.set_materialize_grads(False)
+        (batch, hidden), steps = h0.shape, xs.shape[0] // h0.shape[0]
+        gates, w_t = xs.view(steps, batch, 4 * hidden), w_hh.t()
         hs = xs.new_empty((steps + 1, *h0.shape))
         cs = xs.new_empty((steps + 1, *c0.shape))
-        gates = torch.empty_like(xs)
+        tanh_cs = xs.new_empty((steps, *c0.shape))
         hs[0], cs[0] = h0, c0
-        xs, w_t = xs + b_hh, w_hh.t()
+        # per-step views made once (indexing inside the loop costs more than the math here)
+        h, c, tanh_c, gate = hs.unbind(0), cs.unbind(0), tanh_cs.unbind(0), gates.unbind(0)
+        g, i, f, o = (part.unbind(0) for part in gates.split(hidden, dim=2))
         for t in range(steps):
-            g = torch.addmm(xs[t], hs[t], w_t, out=gates[t])
-            g[:, : 2 * hidden].sigmoid_()
-            g[:, 2 * hidden : 3 * hidden].tanh_()
-            g[:, 3 * hidden :].sigmoid_()
-            i, f, c_in, o = g.split(hidden, dim=1)
-            torch.addcmul(f * cs[t], i, c_in, out=cs[t + 1])
-            torch.mul(o, torch.tanh(cs[t + 1]), out=hs[t + 1])
-        ctx.save_for_backward(hs, cs, gates, w_hh)
-        return hs[1:], hs[-1], cs[-1]
+            # tanh(x) = 2 sigmoid(2x) - 1, and sigmoid costs a quarter of tanh here: the g
+            # rows come in doubled (see ScratchRecurrent._direction), so one sigmoid serves all
+            gate[t].addmm_(h[t], w_t).sigmoid_()
+            g[t].mul_(2).sub_(1)
+            torch.mul(f[t], c[t], out=c[t + 1]).addcmul_(i[t], g[t])
+            torch.mul(c[t + 1], 2, out=tanh_c[t]).sigmoid_().mul_(2).sub_(1)
+            torch.mul(o[t], tanh_c[t], out=h[t + 1])
+        ctx.save_for_backward(hs, cs, tanh_cs, xs, w_hh)
+        return hs[1:], hs[-1], cs[-1], xs
 
     @staticmethod
-    def backward(ctx, d_out, d_h_last, d_c_last):
-        hs, cs, gates, w_hh = ctx.saved_tensors
-        hidden = hs.shape[-1]
-        # what does not depend on the incoming gradient, for every step at once
-        i, f, g, o = gates.split(hidden, dim=2)
-        tanh_c = torch.tanh(cs[1:])
-        c_from_h = o * (1 - tanh_c * tanh_c)  # dc_t / dh_t
-        slope = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], dim=2)  # gates' f'
+    def backward(ctx, d_out, d_h_last, d_c_last, _d_gates):
+        hs, cs, tanh_cs, xs, w_hh = ctx.saved_tensors
+        steps, batch, hidden = tanh_cs.shape
+        gates = xs.view(steps, batch, 4 * hidden)
+        d_out = torch.zeros_like(hs[1:]) if d_out is None else d_out
+        # what does not depend on the incoming gradient, for every step at once:
+        # d(pre-activation of g, i, f, o) = (dc, dc, dc, dh) * scale
+        g, i, f, o = gates.split(hidden, dim=2)
+        one, half = xs.new_ones(()), xs.new_full((), 0.5)
+        c_from_h = o * torch.addcmul(one, tanh_cs, tanh_cs, value=-1)  # dc_t / dh_t = o (1 - tanh^2 c_t)
+        scale = torch.empty_like(gates).view(steps, batch, 4, hidden)
+        # sigmoid' = s (1 - s) = s - s^2; g = 2 sigmoid(u) - 1 of the doubled pre-activation
+        # u, so dg/du = (1 - g^2) / 2
+        torch.mul(i, torch.addcmul(half, g, g, value=-0.5), out=scale[:, :, 0])
+        torch.mul(g, torch.addcmul(i, i, i, value=-1), out=scale[:, :, 1])
+        torch.mul(cs[:-1], torch.addcmul(f, f, f, value=-1), out=scale[:, :, 2])
+        torch.mul(tanh_cs, torch.addcmul(o, o, o, value=-1), out=scale[:, :, 3])
         d_pre = torch.empty_like(gates)
-        dh, dc = d_h_last.clone(), d_c_last.clone()
-        for t in range(gates.shape[0] - 1, -1, -1):
-            dh += d_out[t]
+        d_pre4 = d_pre.view(steps, batch, 4, hidden)
+        dh = d_out[-1] if d_h_last is None else d_out[-1] + d_h_last
+        dc = torch.zeros_like(hs[0]) if d_c_last is None else d_c_last.clone()
+        d_gates, d_from_c, d_o = d_pre.unbind(0), d_pre4[:, :, :3].unbind(0), d_pre4[:, :, 3].unbind(0)
+        by_c, by_h = scale[:, :, :3].unbind(0), scale[:, :, 3].unbind(0)
+        c_from_h, f, d_out = c_from_h.unbind(0), f.unbind(0), d_out.unbind(0)
+        for t in range(steps - 1, -1, -1):
             dc.addcmul_(dh, c_from_h[t])
-            d_i, d_f, d_g, d_o = d_pre[t].split(hidden, dim=1)
-            torch.mul(dc, g[t], out=d_i)
-            torch.mul(dc, cs[t], out=d_f)
-            torch.mul(dc, i[t], out=d_g)
-            torch.mul(dh, tanh_c[t], out=d_o)
-            d_pre[t] *= slope[t]
-            dc = dc * f[t]
-            dh = d_pre[t] @ w_hh
-        flat = d_pre.reshape(-1, d_pre.shape[-1])
-        d_w = flat.t() @ hs[:-1].reshape(-1, hidden)
-        return d_pre, dh, dc, d_w, flat.sum(0)
+            torch.mul(dc.unsqueeze(1), by_c[t], out=d_from_c[t])
+            torch.mul(dh, by_h[t], out=d_o[t])
+            dc.mul_(f[t])
+            # dL/dh_{t-1}: through the recurrence, plus the output at t - 1 (none at t = 0)
+            dh = torch.addmm(d_out[t - 1], d_gates[t], w_hh) if t > 0 else d_gates[t] @ w_hh
+        flat = d_pre.view(-1, 4 * hidden)
+        return flat, dh, dc, flat.t() @ hs[:-1].reshape(-1, hidden)
 
 
 class _GRULayer(torch.autograd.Function):
@@ -269,22 +297,37 @@ class ScratchRecurrent(nn.Module):
     def _direction(self, inputs, h0, c0, layer, suffix, reverse, record):
         w_ih, w_hh = self._param("weight_ih", layer, suffix), self._param("weight_hh", layer, suffix)
         b_ih, b_hh = self._param("bias_ih", layer, suffix), self._param("bias_hh", layer, suffix)
-        if self.cell == "lstm_ln":  # normalized without its bias; the biases are added after
-            xs = self._layer_norm(F.linear(inputs, w_ih), "ih", layer, suffix) + b_ih
-        else:
-            xs = F.linear(inputs, w_ih, b_ih)  # every step's input projection in one matmul
         if reverse:
-            xs = xs.flip(0)
-        if self.explicit_bptt and not record:
-            if self.cell == "lstm":
-                out, h_last, c_last = _LSTMLayer.apply(xs, h0, c0, w_hh, b_hh)
-            elif self.cell == "gru":
-                (out, h_last), c_last = _GRULayer.apply(xs, h0, w_hh, b_hh), None
-            else:
-                (out, h_last), c_last = _RNNLayer.apply(xs, h0, w_hh, b_hh, self.cell == "rnn_relu"), None
+            inputs = inputs.flip(0)
+        explicit = self.explicit_bptt and not record
+        if explicit and self.cell == "lstm":
+            out, h_last, c_last = self._lstm_explicit(inputs, h0, c0, w_ih, w_hh, b_ih, b_hh)
         else:
-            out, h_last, c_last = self._loop(xs, h0, c0, w_hh, b_hh, layer, suffix, record)
+            if self.cell == "lstm_ln":  # normalized without its bias; the biases are added after
+                xs = self._layer_norm(F.linear(inputs, w_ih), "ih", layer, suffix) + b_ih
+            else:
+                xs = F.linear(inputs, w_ih, b_ih)  # every step's input projection in one matmul
+            if explicit and self.cell == "gru":
+                (out, h_last), c_last = _GRULayer.apply(xs, h0, w_hh, b_hh), None
+            elif explicit:
+                (out, h_last), c_last = _RNNLayer.apply(xs, h0, w_hh, b_hh, self.cell == "rnn_relu"), None
+            else:
+                out, h_last, c_last = self._loop(xs, h0, c0, w_hh, b_hh, layer, suffix, record)
         return (out.flip(0) if reverse else out), h_last, c_last
+
+    def _lstm_explicit(self, inputs, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        """_LSTMLayer takes its gates as (g, i, f, o) with g's rows doubled, both biases added
+        in the input projection, and that projection as a (time * batch, 4 * hidden) buffer
+        it fills in place."""
+        hidden = self.hidden_size
+        order = _gates_g_first(hidden, inputs.device)
+        doubled = torch.ones(4 * hidden, 1, dtype=inputs.dtype, device=inputs.device)
+        doubled[:hidden] = 2
+        w_ih, w_hh = w_ih[order] * doubled, w_hh[order] * doubled
+        bias = (b_ih + b_hh)[order] * doubled[:, 0]
+        xs = torch.addmm(bias, inputs.reshape(-1, inputs.shape[-1]), w_ih.t())
+        out, h_last, c_last, _ = _LSTMLayer.apply(xs, h0, c0, w_hh)
+        return out, h_last, c_last
 
     def _loop(self, xs, h, c, w_hh, b_hh, layer, suffix, record):
         """The recurrence as a plain loop that autograd differentiates."""
