@@ -47,12 +47,27 @@ def test_hidden_state_gradients_match_a_direct_autograd_computation(cell, layers
     net = RecurrentNet(cell, 2, 3, hidden_size=6, num_layers=layers, head=head, backend=backend).double()
     net.eval()
     x, y = torch.randn(4, 9, 2, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
-    measured = hidden_state_gradients(net, lambda: torch.nn.functional.mse_loss(net(x)[0], y))
+    measured = hidden_state_gradients(net, lambda copy: torch.nn.functional.mse_loss(copy(x)[0], y))
     expected = _by_cutting_the_sequence(net, x, y)
     assert measured.shape == (9,)
     torch.testing.assert_close(measured, expected, rtol=1e-9, atol=0)
     assert all(p.grad is None for p in net.parameters())  # the measured network is untouched
-    assert isinstance(net.backbone.rnn, torch.nn.Module) and net.backbone.backend == backend
+    assert not getattr(net.backbone.rnn, "record", False)
+
+
+def test_float64_tells_a_vanished_gradient_from_zero():
+    """200 steps of an untrained tanh RNN: float32 underflows to exactly 0, float64 does not."""
+    torch.manual_seed(0)
+    net = RecurrentNet("rnn_tanh", 1, 1, hidden_size=16).eval()
+    x, y = torch.randn(8, 200, 1), torch.randn(8, 1)
+
+    def loss(copy):
+        return torch.nn.functional.mse_loss(copy(x.to(next(copy.parameters()).dtype))[0], y.double())
+
+    single = hidden_state_gradients(net, lambda copy: loss(copy).float(), dtype=torch.float32)
+    double = hidden_state_gradients(net, loss)
+    assert single[0] == 0 and 0 < double[0] < 1e-30
+    torch.testing.assert_close(single[-20:].double(), double[-20:], rtol=1e-4, atol=0)
 
 
 def test_a_run_logs_gradient_flow_grad_norms_and_attention(tmp_path):

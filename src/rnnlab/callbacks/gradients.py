@@ -15,39 +15,39 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from rnnlab.models.scratch import ScratchRecurrent
 
 
-def hidden_state_gradients(net: torch.nn.Module, loss_of: Callable[[], torch.Tensor]) -> torch.Tensor:
+def hidden_state_gradients(
+    net: torch.nn.Module,
+    loss_of: Callable[[torch.nn.Module], torch.Tensor],
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
     """||dL/dh_t|| for every step t, where h_t is the top layer's hidden state (forward
-    direction) and L = ``loss_of()`` computed with ``net``.
+    direction) and L = ``loss_of(copy)`` computed with a copy of ``net``.
 
     dL/dh_t is the total derivative: everything h_t influences later, through the
     recurrence, and through the output at t. The fused modules do not expose h_t, so the
-    backbone runs as a copy written from the equations (the scratch backend loads the
-    same state_dict) that keeps every h_t; ``net`` and its gradients are left untouched.
-    The norm is taken over the batch and hidden units together.
+    copy's backbone is written from the equations (the scratch backend loads the same
+    state_dict) and keeps every h_t. The copy runs in ``dtype``: over a few hundred steps
+    the norms fall below float32's smallest number, and float64 still tells 1e-60 from 0.
+    ``net`` and its gradients are left untouched. The norm is over batch and hidden units.
     """
-    backbone = net.backbone
-    original = backbone.rnn
-    if isinstance(original, ScratchRecurrent):
-        probe = copy.deepcopy(original)
-    else:
-        probe = ScratchRecurrent(
+    copy_ = copy.deepcopy(net).to(dtype)
+    backbone = copy_.backbone
+    if not isinstance(backbone.rnn, ScratchRecurrent):
+        scratch = ScratchRecurrent(
             backbone.cell,
             backbone.input_size,
             backbone.hidden_size,
             backbone.num_layers,
             backbone.bidirectional,
             backbone.dropout,
-        )
-        probe.load_state_dict(original.state_dict())
-        probe.to(next(original.parameters()))
-    probe.record = True
-    backbone.rnn = probe
-    try:
-        with torch.enable_grad():
-            loss = loss_of()
-            grads = torch.autograd.grad(loss, probe.recorded)
-    finally:
-        backbone.rnn = original
+        ).to(dtype=dtype, device=next(backbone.rnn.parameters()).device)
+        scratch.load_state_dict(backbone.rnn.state_dict())
+        backbone.rnn = scratch
+    backbone.rnn.record = True
+    copy_.eval()  # no dropout: the same network every time it is measured
+    with torch.enable_grad():
+        loss = loss_of(copy_)
+        grads = torch.autograd.grad(loss, backbone.rnn.recorded)
     return torch.stack([g.norm() for g in grads]).detach().cpu()
 
 
@@ -92,12 +92,7 @@ class GradientFlow(L.Callback):
         if not trainer.is_global_zero or not hasattr(pl_module, "batch_loss"):
             return
         batch = self._fixed_batch(trainer, pl_module)
-        was_training = pl_module.training
-        pl_module.eval()  # no dropout: the same network every time it is measured
-        try:
-            norms = hidden_state_gradients(pl_module.net, lambda: pl_module.batch_loss(batch))
-        finally:
-            pl_module.train(was_training)
+        norms = hidden_state_gradients(pl_module.net, lambda net: pl_module.batch_loss(batch, net))
         ratio = float(norms[0] / norms[-1]) if norms[-1] > 0 else float("inf")
         label = "before training" if not self.history else f"epoch {trainer.current_epoch}"
         self.history.append(

@@ -51,10 +51,11 @@ class CharLanguageModel(TaskModule):
         losses = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
         return losses, logits, y
 
-    def batch_loss(self, batch: Batch) -> torch.Tensor:
-        """Mean cross-entropy of one batch, from a zero state (no carried state is touched)."""
+    def batch_loss(self, batch: Batch, net: nn.Module | None = None) -> torch.Tensor:
+        """Mean cross-entropy of one batch from a zero state (no carried state is touched),
+        with this task's network or ``net``."""
         x, y = batch
-        logits, _ = self(x)
+        logits, _ = (net or self.net)(x)
         return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
 
     def on_train_epoch_start(self) -> None:

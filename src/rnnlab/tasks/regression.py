@@ -67,10 +67,12 @@ class SequenceRegressor(TaskModule):
                 self.per_step[f"{split}_rollout_exact"] = AllExact()
 
     # --- the forecast -----------------------------------------------------------------------
-    def _scaled_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _scaled_forward(
+        self, x: torch.Tensor, net: nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's output on its own scale, and the offsets that undo the scaling."""
         offsets = self.spec.scaling.offsets(x)
-        return self.net(self.spec.scaling.encode(x, offsets))[0], offsets
+        return (net or self.net)(self.spec.scaling.encode(x, offsets))[0], offsets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Direct forecast of the next ``horizon`` values, in original units."""
@@ -106,10 +108,14 @@ class SequenceRegressor(TaskModule):
         return x[:, index, 0]
 
     # --- steps ------------------------------------------------------------------------------
-    def batch_loss(self, batch: Batch) -> torch.Tensor:
-        """The training loss of one batch (on the scale the model trains on)."""
+    def batch_loss(self, batch: Batch, net: nn.Module | None = None) -> torch.Tensor:
+        """The training loss of one batch (on the scale the model trains on), with this task's
+        network or ``net`` (a copy, maybe in another dtype: the batch follows it)."""
         x, y = batch
-        scaled, offsets = self._scaled_forward(x)
+        if net is not None:
+            dtype = next(net.parameters()).dtype
+            x, y = x.to(dtype), y.to(dtype)
+        scaled, offsets = self._scaled_forward(x, net)
         return self.loss_fn(scaled, self.spec.scaling.encode(y[:, : self.horizon], offsets))
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
