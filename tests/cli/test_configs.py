@@ -35,6 +35,27 @@ def test_data_and_model_options_build_a_task(compose_train, write_csv, data, mod
         assert task(x).shape == y.shape
 
 
+@pytest.mark.parametrize("model", _options("model"))
+def test_every_model_runs_on_the_scratch_backend_with_the_same_parameters(compose_train, model):
+    scratch = build.build_task(compose_train(f"model={model}", "model.backend=scratch"), _sine_spec())
+    if model == "lstm_ln":  # no fused counterpart
+        assert scratch.net.backbone.backend == "scratch"
+        return
+    fused = build.build_task(compose_train(f"model={model}", "model.backend=torch"), _sine_spec())
+    assert scratch.state_dict().keys() == fused.state_dict().keys()
+    scratch.load_state_dict(fused.state_dict())
+    x = torch.randn(3, 64, 1)
+    torch.testing.assert_close(scratch(x), fused(x), rtol=1e-4, atol=1e-5)
+
+
+def _sine_spec():
+    from rnnlab.data import SineDataModule
+
+    data = SineDataModule(length=600, window=64, horizon=4, rollout_steps=8)
+    data.setup("fit")
+    return data.spec
+
+
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
 @pytest.mark.parametrize("scheduler", ["null", "plateau", "cosine"])
 def test_optimizer_and_scheduler_options(compose_train, name, scheduler):

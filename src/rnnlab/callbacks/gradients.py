@@ -33,14 +33,15 @@ def hidden_state_gradients(
     copy_ = copy.deepcopy(net).to(dtype)
     backbone = copy_.backbone
     if not isinstance(backbone.rnn, ScratchRecurrent):
-        scratch = ScratchRecurrent(
-            backbone.cell,
-            backbone.input_size,
-            backbone.hidden_size,
-            backbone.num_layers,
-            backbone.bidirectional,
-            backbone.dropout,
-        ).to(dtype=dtype, device=next(backbone.rnn.parameters()).device)
+        with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten: draw no
+            scratch = ScratchRecurrent(  # numbers from the run's generator
+                backbone.cell,
+                backbone.input_size,
+                backbone.hidden_size,
+                backbone.num_layers,
+                backbone.bidirectional,
+                backbone.dropout,
+            ).to(dtype=dtype, device=next(backbone.rnn.parameters()).device)
         scratch.load_state_dict(backbone.rnn.state_dict())
         backbone.rnn = scratch
     backbone.rnn.record = True

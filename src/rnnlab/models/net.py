@@ -18,9 +18,11 @@ class OneHot(nn.Module):
     def __init__(self, num_classes: int) -> None:
         super().__init__()
         self.num_classes = num_classes
+        # follows the module's .to(dtype), so a float64 copy gets float64 vectors; not saved
+        self.register_buffer("dtype_of", torch.zeros(0), persistent=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return nn.functional.one_hot(ids, self.num_classes).float()
+        return nn.functional.one_hot(ids, self.num_classes).to(self.dtype_of.dtype)
 
 
 class RecurrentNet(nn.Module):
