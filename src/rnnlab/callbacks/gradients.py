@@ -67,7 +67,15 @@ class GradientFlow(L.Callback):
         self._batch = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._measure(trainer, pl_module)  # the untrained network (or the resumed one)
+        if not self.history:  # the untrained network; a resumed run has its history back
+            self._measure(trainer, pl_module)
+
+    def state_dict(self) -> dict:
+        """Saved in checkpoints, so a resumed run continues the same curves."""
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict.get("history", []))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
@@ -92,8 +100,12 @@ class GradientFlow(L.Callback):
     def _measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or not hasattr(pl_module, "batch_loss"):
             return
-        batch = self._fixed_batch(trainer, pl_module)
-        norms = hidden_state_gradients(pl_module.net, lambda net: pl_module.batch_loss(batch, net))
+        # a measurement draws no random numbers from the run (iterating a DataLoader draws a
+        # seed): a resumed run stays identical to one that never stopped
+        devices = [pl_module.device.index or 0] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            batch = self._fixed_batch(trainer, pl_module)
+            norms = hidden_state_gradients(pl_module.net, lambda net: pl_module.batch_loss(batch, net))
         ratio = float(norms[0] / norms[-1]) if norms[-1] > 0 else float("inf")
         label = "before training" if not self.history else f"epoch {trainer.current_epoch}"
         self.history.append(

@@ -2,6 +2,9 @@
 
     rnnlab-bench sweep [--epochs 20] [--repeats 3] [--json PATH]
     rnnlab-bench cells [--repeats 7] [--json PATH]
+    rnnlab-bench parity [--repeats 5] [--json PATH]
+    rnnlab-bench loader [--repeats 7] [--json PATH]
+    rnnlab-bench startup [--repeats 5] [--json PATH]
 
 sweep: the same 4-job sine sweep (seeds 0..3) with Hydra's basic launcher (one job after
 another, each with every core) and with hydra/launcher=joblib n_jobs=2 (two jobs at once,
@@ -12,6 +15,11 @@ cells: forward + backward of one recurrent layer, batch 64, 50 steps, 16 inputs,
 hidden units, float32 on the CPU, for each cell: PyTorch's fused module, the scratch
 backend (explicit BPTT) and the scratch equations differentiated by autograd through the
 loop; the three measured in turn in each repeat, medians, ratios scratch / fused.
+
+parity: Lightning's parity workload, a raw PyTorch loop against rnnlab's pipeline
+(cli/bench_parity.py), pairs in alternating order, medians, the ratio rnnlab / raw.
+
+loader, startup: see cli/bench_more.py.
 """
 
 from __future__ import annotations
@@ -132,13 +140,89 @@ def _print_cells(result: dict) -> None:
     print(f"lstm scratch/fused: {lstm['ratio']:.2f}x")
 
 
+def _print_loader(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"training batches, samples/s, median of {result['repeats']}", title_justify="left")
+    for column in ("task", "batch", "rnnlab", "per-item DataLoader", "rnnlab/per-item"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for row in result["tasks"]:
+        table.add_row(
+            row["task"],
+            str(row["batch_size"]),
+            f"{row['rnnlab_samples_per_s']:,.0f}",
+            f"{row['per_item_samples_per_s']:,.0f}",
+            f"{row['ratio']:.1f}x",
+        )
+    Console().print(table)
+    print("rnnlab/per-item: " + ", ".join(f"{r['task']} {r['ratio']:.1f}x" for r in result["tasks"]))
+
+
+def _print_startup(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"rnnlab-train wall time, median of {result['repeats']}", title_justify="left")
+    table.add_column("command")
+    table.add_column("median s", justify="right")
+    table.add_column("each run", justify="right")
+    for name, runs in result["runs_s"].items():
+        table.add_row(name, f"{result['median_s'][name]:.2f}", " ".join(f"{t:.2f}" for t in runs))
+    Console().print(table)
+    medians = result["median_s"]
+    print(f"--help {medians['--help']:.2f} s, --cfg job {medians['--cfg job']:.2f} s (bar < 1.0 s)")
+
+
+def _print_parity(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    title = f"Lightning's parity workload, {result['epochs']} epochs, median of {result['repeats']} pairs"
+    table = Table(title=title, title_justify="left")
+    for column in ("pipeline", "wall s (median)", "each run"):
+        table.add_column(column, justify="left" if column == "pipeline" else "right")
+    for name, key in (("raw PyTorch loop", "raw"), ("rnnlab", "rnnlab")):
+        runs = " ".join(f"{t:.2f}" for t in result[f"{key}_s"])
+        table.add_row(name, f"{result[f'{key}_median_s']:.2f}", runs)
+    Console().print(table)
+    print(f"rnnlab costs {result['extra_s_per_epoch']:+.3f} s per epoch over the raw loop")
+    print(f"rnnlab/raw: {result['ratio']:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=["sweep", "cells"], help="which benchmark")
+    parser.add_argument(
+        "name", choices=["sweep", "cells", "parity", "loader", "startup"], help="which benchmark"
+    )
     parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job")
-    parser.add_argument("--repeats", type=int, help="repeats to take medians of (sweep: 3, cells: 7)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="repeats to take medians of (sweep: 3, cells/loader: 7, parity/startup: 5)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.name in ("loader", "startup"):
+        from rnnlab.cli import bench_more
+
+        if args.name == "loader":
+            result = bench_more.bench_loader(args.repeats or 7)
+            _print_loader(result)
+        else:
+            result = bench_more.bench_startup(args.repeats or 5)
+            _print_startup(result)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
+    if args.name == "parity":
+        from rnnlab.cli.bench_parity import bench_parity
+
+        result = bench_parity(args.repeats or 5)
+        _print_parity(result)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
     if args.name == "cells":
         result = bench_cells(args.repeats or 7)
         _print_cells(result)
