@@ -16,6 +16,7 @@ def _files(root: Path, pattern: str) -> list[Path]:
     return sorted(root.rglob(pattern))
 
 
+@pytest.mark.slow
 def test_ddp_cpu_run_leaves_one_run_dir_one_log_one_metrics(tmp_path):
     result = run_cli("rnnlab-train", "trainer=ddp_cpu", *FAST, f"paths.root_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]

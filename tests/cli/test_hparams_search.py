@@ -39,6 +39,7 @@ def _study(sweep_dir) -> optuna.Study:
     return optuna.load_study(study_name="sine", storage=f"sqlite:///{sweep_dir / 'optuna.db'}")
 
 
+@pytest.mark.slow
 def test_search_runs_three_trials_then_resumes_to_five(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=3")
     study = _study(tmp_path)

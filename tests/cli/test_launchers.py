@@ -4,6 +4,7 @@ import json
 import os
 import stat
 
+import pytest
 import submitit
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -12,6 +13,7 @@ from rnnlab.cli.report import read_sweep
 from tests.conftest import CONFIG_DIR, FAST, run_cli
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     result = run_cli(
         "rnnlab-train", "-m", *FAST, "hydra/launcher=local", "model=rnn,gru", f"hydra.sweep.dir={tmp_path}"

@@ -316,3 +316,13 @@ def test_text_runs_end_to_end(compose_train, tmp_path, options):
     metrics = train(compose_train("data=text", "data.seq_len=32", "data.batch_size=8", *options, *FAST))
     assert metrics["test/bpc"] == pytest.approx(metrics["test/loss"] / math.log(2))
     assert (tmp_path / "samples.txt").read_text().startswith("--- epoch 0")
+
+
+def test_a_checkpoint_without_a_monitor_keeps_no_best(tmp_path):
+    """callbacks.model_checkpoint.monitor=null: checkpoints every epoch, tests the last weights."""
+    run = tmp_path / "run"
+    result = run_cli("rnnlab-train", *FAST, "callbacks.model_checkpoint.monitor=null", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "val/loss_best" not in metrics and metrics["status"] == "ok" and "test/mse" in metrics
+    assert (run / "checkpoints" / "last.ckpt").is_file()

@@ -48,7 +48,7 @@ def test_random_windows_are_shifted_by_one_and_tile_an_epoch():
     assert windows == (len(module.ids["train"]) - 1) // 16
     first = next(iter(loader))[0]
     assert torch.equal(first, next(iter(module.train_dataloader()))[0])  # the order is (seed, epoch)'s
-    loader.sampler.set_epoch(1)
+    loader.batch_sampler.sampler.set_epoch(1)  # where Lightning calls it
     assert not torch.equal(first, next(iter(loader))[0])
     assert not torch.equal(first, next(iter(_module(seed=1).train_dataloader()))[0])
 

@@ -45,10 +45,11 @@ def _loaders(task: str):
     ours = data.train_dataloader()
     dataset = ours.dataset
     x, y = dataset.__getitems__(list(range(len(dataset))))  # every window, materialized
+    batches = ours.batch_sampler
     per_item = DataLoader(
         TensorDataset(x.clone(), y.clone()),
-        batch_size=ours.batch_size,
-        sampler=torch.utils.data.RandomSampler(range(len(dataset)), num_samples=len(ours.sampler)),
+        batch_size=batches.batch_size,
+        sampler=torch.utils.data.RandomSampler(range(len(dataset)), num_samples=len(batches.sampler)),
     )
     return ours, per_item
 
@@ -67,7 +68,7 @@ def bench_loader(repeats: int) -> dict:
         rows.append(
             {
                 "task": task,
-                "batch_size": ours.batch_size,
+                "batch_size": ours.batch_sampler.batch_size,
                 "rnnlab_samples_per_s": fast_median,
                 "per_item_samples_per_s": slow_median,
                 "ratio": fast_median / slow_median,

@@ -97,7 +97,8 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
 
     checkpoint = trainer.checkpoint_callback
     best = None
-    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+    monitored = isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None
+    if monitored and checkpoint.best_model_path:  # (monitor: null keeps no best)
         best = checkpoint.best_model_path
         best_score = {f"{checkpoint.monitor}_best": float(checkpoint.best_model_score)}
         metrics.update(best_score)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from rnnlab.data.spec import Scaling
 from rnnlab.errors import ConfigError
@@ -94,9 +94,46 @@ class SeededShuffle(Sampler[int]):
     def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self):
+    def order(self) -> torch.Tensor:
+        """This epoch's indices, as one tensor."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator)[: self.num_samples].tolist())
+        return torch.randperm(self.size, generator=generator)[: self.num_samples]
+
+    def __iter__(self):
+        return iter(self.order().tolist())
+
+
+class InOrder(Sampler[int]):
+    """0, 1, ..., size - 1, with ``order()`` for ``IndexBatches``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def order(self) -> torch.Tensor:
+        return torch.arange(self.size)
+
+    def __iter__(self):
+        return iter(range(self.size))
+
+
+class IndexBatches(BatchSampler):
+    """Batches of indices as slices of one index tensor per epoch, when the sampler can give
+    its order as a tensor (``SeededShuffle``, ``InOrder``): no Python int per sample, and
+    ``__getitems__`` indexes with the slice as it is. Any other sampler (Lightning puts a
+    DistributedSampler here under DDP, rebuilding this class around it) gets the ordinary
+    list batches."""
+
+    def __iter__(self):
+        order = getattr(self.sampler, "order", None)
+        if order is None:
+            yield from super().__iter__()
+            return
+        indices = order()
+        stop = len(indices) - len(indices) % self.batch_size if self.drop_last else len(indices)
+        yield from indices[:stop].split(self.batch_size)
 
 
 def batch_loader(
@@ -109,11 +146,10 @@ def batch_loader(
 ) -> DataLoader:
     """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate),
     shuffled by a ``SeededShuffle`` when ``shuffle`` is set."""
-    sampler = SeededShuffle(len(dataset), seed, num_samples) if shuffle else None
+    sampler = SeededShuffle(len(dataset), seed, num_samples) if shuffle else InOrder(len(dataset))
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=sampler,
+        batch_sampler=IndexBatches(sampler, batch_size, drop_last=False),
         collate_fn=whole_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
