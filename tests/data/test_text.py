@@ -44,8 +44,9 @@ def test_random_windows_are_shifted_by_one_and_tile_an_epoch():
     x, y = next(iter(loader))
     assert x.shape == y.shape == (4, 16)
     assert torch.equal(x[:, 1:], y[:, :-1])
-    windows = sum(len(b[0]) for b in loader)
-    assert windows == (len(module.ids["train"]) - 1) // 16
+    starts = loader.batch_sampler.sampler.order()  # an epoch tiles the split: no overlaps
+    assert sum(len(b[0]) for b in loader) == len(starts) == (len(module.ids["train"]) - 16) // 16
+    assert len(set((starts % 16).tolist())) == 1 and len(set(starts.tolist())) == len(starts)
     first = next(iter(loader))[0]
     assert torch.equal(first, next(iter(module.train_dataloader()))[0])  # the order is (seed, epoch)'s
     loader.batch_sampler.sampler.set_epoch(1)  # where Lightning calls it

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.data.spec import TaskSpec, Vocabulary
-from rnnlab.data.windowing import SPLITS, batch_loader, split_bounds
+from rnnlab.data.windowing import SPLITS, StridedShuffle, batch_loader, split_bounds
 from rnnlab.errors import ConfigError, check_int
 
 
@@ -93,8 +93,8 @@ class CharTextDataModule(L.LightningDataModule):
     """Next-character prediction over one text, split by position into train / val / test.
 
     The vocabulary is built from the train split, plus <unk> (id 0) for characters only
-    the other splits hold. Training batches are random windows of ``seq_len`` characters
-    (an epoch draws as many windows as tile the train split once, without repeats), or with
+    the other splits hold. Training batches are windows of ``seq_len`` characters that tile
+    the train split once per epoch from a random phase, in random order, or with
     ``stateful`` contiguous streams for truncated backpropagation through time. Validation
     and test windows tile their split in order.
     """
@@ -192,10 +192,10 @@ class CharTextDataModule(L.LightningDataModule):
                 batch_size=None,
                 num_workers=self.num_workers,
             )
-        if split == "train":  # any start; an epoch draws as many windows as tile the split
+        if split == "train":  # any start; an epoch's windows tile the split from a random phase
             windows = TokenWindows(ids, torch.arange(len(ids) - self.seq_len), self.seq_len)
-            per_epoch = max(1, (len(ids) - 1) // self.seq_len)
-            return batch_loader(windows, self.batch_size, True, self.num_workers, self.seed, per_epoch)
+            tiling = StridedShuffle(len(windows), self.seq_len, self.seed)
+            return batch_loader(windows, self.batch_size, True, self.num_workers, sampler=tiling)
         windows = TokenWindows(ids, torch.arange(0, len(ids) - self.seq_len, self.seq_len), self.seq_len)
         return batch_loader(windows, self.batch_size, False, self.num_workers)
 

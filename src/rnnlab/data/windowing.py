@@ -65,9 +65,9 @@ class TensorBatches(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+    def __getitems__(self, indices) -> tuple[torch.Tensor, ...]:
         index = torch.as_tensor(indices)
-        return tuple(t[index] for t in self.tensors)
+        return tuple(t.index_select(0, index) for t in self.tensors)  # cheaper than t[index]
 
 
 def whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -98,6 +98,33 @@ class SeededShuffle(Sampler[int]):
         """This epoch's indices, as one tensor."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return torch.randperm(self.size, generator=generator)[: self.num_samples]
+
+    def __iter__(self):
+        return iter(self.order().tolist())
+
+
+class StridedShuffle(Sampler[int]):
+    """Indices ``phase, phase + stride, phase + 2 stride, ...`` below ``size``, shuffled, with
+    the phase and the order drawn from (seed, epoch): windows ``stride`` long that tile the
+    data once per epoch without overlapping, starting anywhere over the epochs. Costs a
+    permutation of size / stride, not of size (a text's every start)."""
+
+    def __init__(self, size: int, stride: int, seed: int) -> None:
+        self.size, self.stride, self.seed = size, stride, seed
+        self.count = max(1, size // stride)  # every phase has at least this many starts
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.count
+
+    def order(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        phase = int(torch.randint(min(self.stride, self.size), (), generator=generator))
+        starts = torch.arange(phase, self.size, self.stride)
+        return starts[torch.randperm(len(starts), generator=generator)[: self.count]]
 
     def __iter__(self):
         return iter(self.order().tolist())
@@ -136,18 +163,35 @@ class IndexBatches(BatchSampler):
         yield from indices[:stop].split(self.batch_size)
 
 
+class InMemoryLoader(DataLoader):
+    """A DataLoader whose batches are gathered in this process (``num_workers=0``) without
+    the iterator machinery: each step is the batch sampler's next index tensor and one
+    ``__getitems__`` call (7.7 us a batch less here, half of a whole sine batch). With
+    workers it is an ordinary DataLoader. Being a DataLoader, Lightning still rebuilds it
+    with a DistributedSampler under DDP and still calls ``set_epoch`` on its sampler."""
+
+    def __iter__(self):
+        if self.num_workers > 0 or self.batch_sampler is None:
+            yield from super().__iter__()
+            return
+        for index in self.batch_sampler:
+            yield self.collate_fn(self.dataset.__getitems__(index))
+
+
 def batch_loader(
     dataset: Dataset,
     batch_size: int,
     shuffle: bool,
     num_workers: int = 0,
     seed: int = 0,
-    num_samples: int | None = None,
+    sampler: Sampler | None = None,
 ) -> DataLoader:
-    """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate),
-    shuffled by a ``SeededShuffle`` when ``shuffle`` is set."""
-    sampler = SeededShuffle(len(dataset), seed, num_samples) if shuffle else InOrder(len(dataset))
-    return DataLoader(
+    """A DataLoader over ``dataset`` that fetches whole batches (no per-item collate), in
+    the order of ``sampler``, or shuffled by a ``SeededShuffle`` when ``shuffle`` is set, or
+    in order."""
+    if sampler is None:
+        sampler = SeededShuffle(len(dataset), seed) if shuffle else InOrder(len(dataset))
+    return InMemoryLoader(
         dataset,
         batch_sampler=IndexBatches(sampler, batch_size, drop_last=False),
         collate_fn=whole_batch,
