@@ -5,6 +5,7 @@
     rnnlab-bench parity [--repeats 5] [--json PATH]
     rnnlab-bench loader [--repeats 7] [--json PATH]
     rnnlab-bench startup [--repeats 5] [--json PATH]
+    rnnlab-bench quality [--json PATH]
 
 sweep: the same 4-job sine sweep (seeds 0..3) with Hydra's basic launcher (one job after
 another, each with every core) and with hydra/launcher=joblib n_jobs=2 (two jobs at once,
@@ -174,6 +175,26 @@ def _print_startup(result: dict) -> None:
     print(f"--help {medians['--help']:.2f} s, --cfg job {medians['--cfg job']:.2f} s (bar < 1.0 s)")
 
 
+def _print_quality(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="quality after a fixed training time (trainer.max_time)", title_justify="left")
+    for column in ("task", "budget s", "metric", "value", "naive", "whole command s"):
+        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    for row in result["runs"]:
+        naive = "" if row["naive"] is None else f"{row['naive']:.4g}"
+        table.add_row(
+            row["task"],
+            str(row["budget_s"]),
+            row["metric"],
+            f"{row['value']:.4g}",
+            naive,
+            f"{row['command_s']:.1f}",
+        )
+    Console().print(table)
+
+
 def _print_parity(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -193,20 +214,23 @@ def _print_parity(result: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "name", choices=["sweep", "cells", "parity", "loader", "startup"], help="which benchmark"
+        "name", choices=["sweep", "cells", "parity", "loader", "startup", "quality"], help="which benchmark"
     )
     parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job")
     parser.add_argument(
         "--repeats",
         type=int,
-        help="repeats to take medians of (sweep: 3, cells/loader: 7, parity/startup: 5)",
+        help="repeats to take medians of (sweep, parity, startup: 5; cells, loader: 7)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if args.name in ("loader", "startup"):
+    if args.name in ("loader", "startup", "quality"):
         from rnnlab.cli import bench_more
 
-        if args.name == "loader":
+        if args.name == "quality":
+            result = bench_more.bench_quality({"sine": [5, 15], "text": [60]})
+            _print_quality(result)
+        elif args.name == "loader":
             result = bench_more.bench_loader(args.repeats or 7)
             _print_loader(result)
         else:
@@ -229,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
         return
-    args.repeats = args.repeats or 3
+    args.repeats = args.repeats or 5
     result = bench_sweep(args.epochs, args.repeats)
 
     from rich.console import Console

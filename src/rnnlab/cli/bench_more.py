@@ -110,3 +110,46 @@ def bench_startup(repeats: int) -> dict:
         "runs_s": times,
         "median_s": {name: statistics.median(values) for name, values in times.items()},
     }
+
+
+QUALITY = {
+    # task: (overrides, the metric that says how good the model got)
+    "sine": ([], "test/mse"),
+    "text": (["data=text", "trainer.limit_val_batches=20", "trainer.limit_test_batches=20"], "val/loss_best"),
+}
+
+
+def bench_quality(budgets: dict[str, list[int]]) -> dict:
+    """Train each task for fixed wall-clock budgets (``trainer.max_time``, the fit alone)
+    with the default config otherwise, and read the metric from metrics.json."""
+    import json
+
+    train = str(Path(sys.executable).parent / "rnnlab-train")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task, seconds in budgets.items():
+            overrides, metric = QUALITY[task]
+            for budget in seconds:
+                run = Path(tmp) / f"{task}_{budget}"
+                command = [
+                    train,
+                    *overrides,
+                    f"trainer.max_time=00:00:00:{budget:02d}",
+                    "trainer.max_epochs=-1",
+                    "callbacks.early_stopping=null",
+                    "callbacks.rich_progress_bar=null",
+                    f"hydra.run.dir={run}",
+                ]
+                wall = _wall(command)
+                metrics = json.loads((run / "metrics.json").read_text())
+                rows.append(
+                    {
+                        "task": task,
+                        "budget_s": budget,
+                        "metric": metric,
+                        "value": metrics[metric],
+                        "naive": metrics.get("test/naive_mse"),
+                        "command_s": wall,
+                    }
+                )
+    return {"runs": rows}
