@@ -32,7 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+BENCHMARKS = ("sweep", "cells", "parity", "loader", "startup", "quality")
 
 
 def _timed(command: list[str]) -> float:
@@ -211,55 +214,11 @@ def _print_parity(result: dict) -> None:
     print(f"rnnlab/raw: {result['ratio']:.2f}x")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "name", choices=["sweep", "cells", "parity", "loader", "startup", "quality"], help="which benchmark"
-    )
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job")
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        help="repeats to take medians of (sweep, parity, startup: 5; cells, loader: 7)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
-    if args.name in ("loader", "startup", "quality"):
-        from rnnlab.cli import bench_more
-
-        if args.name == "quality":
-            result = bench_more.bench_quality({"sine": [5, 15], "text": [60]})
-            _print_quality(result)
-        elif args.name == "loader":
-            result = bench_more.bench_loader(args.repeats or 7)
-            _print_loader(result)
-        else:
-            result = bench_more.bench_startup(args.repeats or 5)
-            _print_startup(result)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-        return
-    if args.name == "parity":
-        from rnnlab.cli.bench_parity import bench_parity
-
-        result = bench_parity(args.repeats or 5)
-        _print_parity(result)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-        return
-    if args.name == "cells":
-        result = bench_cells(args.repeats or 7)
-        _print_cells(result)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-        return
-    args.repeats = args.repeats or 5
-    result = bench_sweep(args.epochs, args.repeats)
-
+def _print_sweep(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    title = f"4-job sine sweep, {args.epochs} epochs a job, median of {args.repeats}"
+    title = f"4-job sine sweep, {result['epochs']} epochs a job, median of {result['repeats']}"
     table = Table(title=title, title_justify="left")
     table.add_column("launcher")
     table.add_column("wall s (median)", justify="right")
@@ -268,9 +227,43 @@ def main(argv: list[str] | None = None) -> None:
         runs = " ".join(f"{t:.1f}" for t in result[f"{key}_s"])
         table.add_row(name, f"{result[f'{key}_median_s']:.1f}", runs)
     Console().print(table)
+    print(f"joblib/basic: {result['ratio']:.2f}x")
+
+
+def _run(name: str, repeats: int | None, epochs: int) -> tuple[dict, Callable[[dict], None]]:
+    """Measure benchmark ``name``; returns its figures and the function that prints them."""
+    if name == "sweep":
+        return bench_sweep(epochs, repeats or 5), _print_sweep
+    if name == "cells":
+        return bench_cells(repeats or 7), _print_cells
+    if name == "parity":
+        from rnnlab.cli.bench_parity import bench_parity
+
+        return bench_parity(repeats or 5), _print_parity
+    from rnnlab.cli import bench_more
+
+    if name == "loader":
+        return bench_more.bench_loader(repeats or 7), _print_loader
+    if name == "startup":
+        return bench_more.bench_startup(repeats or 5), _print_startup
+    return bench_more.bench_quality({"sine": [5, 15], "text": [60]}), _print_quality
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=BENCHMARKS, help="which benchmark")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="repeats to take medians of (sweep, parity, startup: 5; cells, loader: 7)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    result, show = _run(args.name, args.repeats, args.epochs)
+    show(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"joblib/basic: {result['ratio']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""rnnlab-bench runs its benchmarks and writes the figures it prints (no speed is asserted
+here: the bars are checked by running the benchmarks, see docs/benchmarks.md)."""
+
+import json
+
+from rnnlab.cli.bench import main
+
+
+def test_cells_benchmark_measures_every_cell_on_both_backends(tmp_path, capsys):
+    main(["cells", "--repeats", "1", "--json", str(tmp_path / "cells.json")])
+    result = json.loads((tmp_path / "cells.json").read_text())
+    assert [row["cell"] for row in result["cells"]] == ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+    for row in result["cells"]:
+        assert row["fused_ms"] > 0 and row["scratch_ms"] > 0
+        assert row["ratio"] == row["scratch_ms"] / row["fused_ms"]
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("lstm scratch/fused: ")
+
+
+def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
+    main(["loader", "--repeats", "1", "--json", str(tmp_path / "loader.json")])
+    result = json.loads((tmp_path / "loader.json").read_text())
+    assert [row["task"] for row in result["tasks"]] == ["sine", "text"]
+    for row in result["tasks"]:
+        assert row["batch_size"] == 64 and row["ratio"] > 0
+    assert "rnnlab/per-item: sine" in capsys.readouterr().out
