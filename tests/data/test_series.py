@@ -154,4 +154,3 @@ def test_seeded_shuffle_depends_on_seed_and_epoch_only():
     sampler.set_epoch(0)
     assert list(sampler) == first
     assert list(SeededShuffle(50, seed=4)) != first
-    assert len(SeededShuffle(50, seed=3, num_samples=10)) == 10

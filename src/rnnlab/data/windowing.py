@@ -78,26 +78,24 @@ class SeededShuffle(Sampler[int]):
     """A new random order every epoch, drawn from (seed, epoch) alone.
 
     Lightning calls ``set_epoch`` before each epoch, so a run resumed at epoch k sees the
-    same batches as one that never stopped. ``num_samples`` < len takes the first part of
-    each epoch's permutation (random windows of a long text: no repeats within an epoch).
+    same batches as one that never stopped.
     """
 
-    def __init__(self, size: int, seed: int, num_samples: int | None = None) -> None:
+    def __init__(self, size: int, seed: int) -> None:
         self.size = size
         self.seed = seed
-        self.num_samples = size if num_samples is None else min(num_samples, size)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.num_samples
+        return self.size
 
     def order(self) -> torch.Tensor:
         """This epoch's indices, as one tensor."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)[: self.num_samples]
+        return torch.randperm(self.size, generator=generator)
 
     def __iter__(self):
         return iter(self.order().tolist())
