@@ -28,23 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rnnlab.cli.bench_more import run_timed
+
 BENCHMARKS = ("sweep", "cells", "parity", "loader", "startup", "quality")
-
-
-def _timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"rnnlab-bench: error: {' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    return elapsed
 
 
 def bench_sweep(epochs: int, repeats: int) -> dict:
@@ -54,8 +46,8 @@ def bench_sweep(epochs: int, repeats: int) -> dict:
     basic, joblib = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
-            basic.append(_timed([train, *common, f"hydra.sweep.dir={tmp}/basic{i}"]))
-            joblib.append(_timed([train, *common, *joblib_args, f"hydra.sweep.dir={tmp}/joblib{i}"]))
+            basic.append(run_timed([train, *common, f"hydra.sweep.dir={tmp}/basic{i}"]))
+            joblib.append(run_timed([train, *common, *joblib_args, f"hydra.sweep.dir={tmp}/joblib{i}"]))
     basic_median, joblib_median = statistics.median(basic), statistics.median(joblib)
     return {
         "jobs": 4,

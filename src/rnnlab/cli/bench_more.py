@@ -79,7 +79,8 @@ def bench_loader(repeats: int) -> dict:
     return {"repeats": repeats, "tasks": rows}
 
 
-def _wall(command: list[str]) -> float:
+def run_timed(command: list[str]) -> float:
+    """Wall seconds of a command that must succeed (else exit with its stderr)."""
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -103,8 +104,8 @@ def bench_startup(repeats: int) -> dict:
             f"paths.root_dir={tmp}",
         ]
         commands = {"--help": [train, "--help"], "--cfg job": [train, "--cfg", "job"], "1-step run": one_step}
-        _wall(commands["--help"])  # warm the file cache
-        times = {name: [_wall(command) for _ in range(repeats)] for name, command in commands.items()}
+        run_timed(commands["--help"])  # warm the file cache
+        times = {name: [run_timed(command) for _ in range(repeats)] for name, command in commands.items()}
     return {
         "repeats": repeats,
         "runs_s": times,
@@ -140,7 +141,7 @@ def bench_quality(budgets: dict[str, list[int]]) -> dict:
                     "callbacks.rich_progress_bar=null",
                     f"hydra.run.dir={run}",
                 ]
-                wall = _wall(command)
+                wall = run_timed(command)
                 metrics = json.loads((run / "metrics.json").read_text())
                 rows.append(
                     {
