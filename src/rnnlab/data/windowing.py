@@ -92,40 +92,37 @@ class SeededShuffle(Sampler[int]):
     def __len__(self) -> int:
         return self.size
 
+    def _generator(self) -> torch.Generator:
+        """This epoch's random numbers: a function of (seed, epoch) only."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+
     def order(self) -> torch.Tensor:
         """This epoch's indices, as one tensor."""
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)
+        return torch.randperm(self.size, generator=self._generator())
 
     def __iter__(self):
         return iter(self.order().tolist())
 
 
-class StridedShuffle(Sampler[int]):
+class StridedShuffle(SeededShuffle):
     """Indices ``phase, phase + stride, phase + 2 stride, ...`` below ``size``, shuffled, with
     the phase and the order drawn from (seed, epoch): windows ``stride`` long that tile the
     data once per epoch without overlapping, starting anywhere over the epochs. Costs a
     permutation of size / stride, not of size (a text's every start)."""
 
     def __init__(self, size: int, stride: int, seed: int) -> None:
-        self.size, self.stride, self.seed = size, stride, seed
+        super().__init__(size, seed)
+        self.stride = stride
         self.count = max(1, size // stride)  # every phase has at least this many starts
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.count
 
     def order(self) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = self._generator()
         phase = int(torch.randint(min(self.stride, self.size), (), generator=generator))
         starts = torch.arange(phase, self.size, self.stride)
         return starts[torch.randperm(len(starts), generator=generator)[: self.count]]
-
-    def __iter__(self):
-        return iter(self.order().tolist())
 
 
 class InOrder(Sampler[int]):
@@ -146,7 +143,7 @@ class InOrder(Sampler[int]):
 
 class IndexBatches(BatchSampler):
     """Batches of indices as slices of one index tensor per epoch, when the sampler can give
-    its order as a tensor (``SeededShuffle``, ``InOrder``): no Python int per sample, and
+    its order as a tensor (``SeededShuffle``, ``StridedShuffle``, ``InOrder``): no Python int per sample, and
     ``__getitems__`` indexes with the slice as it is. Any other sampler (Lightning puts a
     DistributedSampler here under DDP, rebuilding this class around it) gets the ordinary
     list batches."""
