@@ -52,3 +52,33 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subpro
     return subprocess.run(
         [str(script), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
+    """Run an entry point (``rnnlab-train``, ``rnnlab-eval``, ...) in this process, as its
+    console script would, and return (exit code, stdout, stderr). Much faster than a
+    subprocess (torch and Lightning are imported already); use ``run_cli`` where the process
+    itself is the point (signals, DDP workers)."""
+    import contextlib
+    import io
+    import logging
+
+    from rnnlab.cli import eval as eval_cli
+    from rnnlab.cli import sample as sample_cli
+    from rnnlab.cli import train as train_cli
+
+    main = {"rnnlab-train": train_cli.main, "rnnlab-eval": eval_cli.main, "rnnlab-sample": sample_cli.main}[entry]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, [entry, *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.argv = argv
+        for handler in logging.getLogger().handlers[:]:  # Hydra's console and file handlers
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    return code, stdout.getvalue(), stderr.getvalue()

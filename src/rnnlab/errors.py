@@ -32,6 +32,12 @@ class ConfigError(ValueError):
         return ConfigError(f"{group}.{self.setting}", self.allowed, self.got, self.detail)
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line (library messages can run to pages)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def check_int(setting: str, value: Any, minimum: int) -> int:
     """Accept an integer >= minimum (bools are not integers here)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

@@ -4,7 +4,7 @@ from rnnlab.callbacks.attention_plot import AttentionPlot
 from rnnlab.callbacks.forecast_plot import ForecastPlot
 from rnnlab.callbacks.gradients import GradientFlow, GradientNorm, hidden_state_gradients
 from rnnlab.callbacks.run_config import RunConfigCheckpoint
-from rnnlab.callbacks.safety import DivergenceGuard, GracefulInterrupt, TrainingDiverged
+from rnnlab.callbacks.safety import DivergenceGuard, GracefulInterrupt, RunInterrupted, TrainingDiverged
 from rnnlab.callbacks.text_sample import TextSample
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "GradientFlow",
     "GradientNorm",
     "RunConfigCheckpoint",
+    "RunInterrupted",
     "TextSample",
     "TrainingDiverged",
     "hidden_state_gradients",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -35,28 +36,50 @@ class DivergenceGuard(L.Callback):
             )
 
 
+class RunInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; a checkpoint to resume from was saved."""
+
+    def __init__(self, signum: int, run_dir: Path) -> None:
+        self.signum, self.run_dir = signum, run_dir
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
 class GracefulInterrupt(L.Callback):
-    """The first SIGINT (Ctrl+C) or SIGTERM asks the trainer to stop after the current
-    step instead of killing it; ``signal`` then tells the caller what happened, and the
-    caller saves a checkpoint. A second SIGINT interrupts at once, as usual."""
+    """The first SIGINT (Ctrl+C) or SIGTERM stops training after the current step: the
+    callback saves ``checkpoint`` right there, mid-epoch, and raises RunInterrupted.
+
+    Saving at the end of the training batch (where Lightning's own step checkpoints are
+    saved) keeps the loops' progress and the train loader's position inside the epoch, so a
+    resumed run takes the very next batch an uninterrupted one would. A signal that arrives
+    after the last batch of an epoch waits for the next batch (the epoch's validation and
+    checkpoints run first); one after the last batch of training is left to the caller
+    (``signal`` says it came). A second SIGINT interrupts at once, as usual.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint = Path(checkpoint)
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame) -> None:
         self.signal = signum
-        self._trainer.should_stop = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # after Lightning's own SIGTERM handler is in place, which this one replaces
-        self._trainer = trainer
         for signum in self.SIGNALS:
             self._previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if self.signal is None or batch_idx + 1 >= trainer.num_training_batches:
+            return
+        trainer.save_checkpoint(self.checkpoint)
+        raise RunInterrupted(self.signal, self.checkpoint.parent.parent)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for signum, handler in self._previous.items():

@@ -70,7 +70,7 @@ def rnnlab_config(root: Path, epochs: int = EPOCHS):
     """The default config, as ``rnnlab-train`` composes it (not timed: see ``startup``)."""
     from hydra import compose, initialize_config_dir
 
-    from rnnlab.cli.train import CONFIG_DIR
+    from rnnlab.cli.settings import CONFIG_DIR
 
     overrides = [
         f"paths.output_dir={root}",
@@ -82,7 +82,7 @@ def rnnlab_config(root: Path, epochs: int = EPOCHS):
         "callbacks.model_checkpoint.monitor=null",
         "callbacks.gradient_flow=null",
     ]
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("train", overrides=overrides)
 
 

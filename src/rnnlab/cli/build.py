@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.cli.targets import instantiate
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
 
@@ -30,8 +28,8 @@ def route_lightning_logs() -> None:
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     """Instantiate the task's data module and set it up, so bad data stops the run here."""
+    datamodule = instantiate("data", cfg.data)
     with config_group("data"):
-        datamodule = instantiate(cfg.data)
         datamodule.prepare_data()
         datamodule.setup("fit")
     return datamodule
@@ -51,10 +49,8 @@ def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
                 True,
             )
         sizes.update(head="step", input_encoding=spec.input_encoding)
-    with config_group("model"):
-        net = instantiate(cfg.model, **sizes)
-    with config_group("optimizer"):
-        optimizer = instantiate(cfg.optimizer)
+    net = instantiate("model", cfg.model, **sizes)
+    optimizer = instantiate("optimizer", cfg.optimizer)
     schedule = {}
     if cfg.get("scheduler"):
         # interval and monitor are Lightning's; the rest configures the torch scheduler
@@ -63,19 +59,36 @@ def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
             "scheduler.interval", conf.pop("interval", "epoch"), INTERVALS
         )
         schedule["scheduler_monitor"] = conf.pop("monitor", "val/loss")
-        with config_group("scheduler"):
-            schedule["scheduler"] = instantiate(conf)
-    return TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, **schedule)
+        schedule["scheduler"] = instantiate("scheduler", conf)
+    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, **schedule)
+    _check_optimization(task, cfg)
+    return task
+
+
+def _check_optimization(task: L.LightningModule, cfg: DictConfig) -> None:
+    """Build the optimizer and scheduler once now: torch checks their arguments (betas,
+    momentum, T_max, ...) only when they are built, which Lightning does after setup."""
+    try:
+        optimizer = task.optimizer_factory(params=task.parameters())
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            "optimizer", f"settings that {cfg.optimizer._target_} accepts", None, str(error)
+        ) from None
+    if task.scheduler_factory is not None:
+        try:
+            task.scheduler_factory(optimizer=optimizer)
+        except (TypeError, ValueError) as error:
+            allowed = f"settings that {cfg.scheduler._target_} accepts"
+            raise ConfigError("scheduler", allowed, None, str(error)) from None
 
 
 def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
     """Every entry of a callbacks/logger group that names a ``_target_`` (null entries are off)."""
-    objects = []
-    with config_group(group):
-        for conf in (configs or {}).values():
-            if conf is not None and "_target_" in conf:
-                objects.append(instantiate(conf))
-    return objects
+    return [
+        instantiate(group, conf, path=f"{group}.{name}")
+        for name, conf in (configs or {}).items()
+        if conf is not None and "_target_" in conf
+    ]
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -83,25 +96,11 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
 
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
-    safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt()]
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt(last)]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     loggers = _instantiate_all("logger", cfg.get("logger"))
-    clip = OmegaConf.select(cfg, "trainer.gradient_clip_algorithm")
-    if clip is not None:  # Lightning's own message is a multi-line traceback
-        check_choice("trainer.gradient_clip_algorithm", clip, ("norm", "value"))
-    with config_group("trainer"):
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-
-
-def launches_processes(trainer: L.Trainer) -> bool:
-    """Whether fit would start worker processes by re-running the command line (Lightning's
-    DDP launcher), rather than finding them started by a cluster (SLURM, torchrun)."""
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
-
-    launcher = trainer.strategy.launcher
-    return isinstance(launcher, _SubprocessScriptLauncher) and not (
-        trainer.strategy.cluster_environment.creates_processes_externally
-    )
+    return instantiate("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:
@@ -142,36 +141,3 @@ def log_hyperparams(trainer: L.Trainer, params: dict, metric_names: list[str]) -
                 writer.add_summary(summary)
         else:
             logger.log_hyperparams(params)
-
-
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float | str]:
-    """Tensors and numbers as plain floats (NaN and inf kept as JSON-compatible strings)."""
-    out = {}
-    for key, value in metrics.items():
-        number = float(value.item() if hasattr(value, "item") else value)
-        out[key] = number if math.isfinite(number) else str(number)
-    return out
-
-
-def write_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
-
-
-def print_summary(metrics: Mapping[str, float], title: str) -> None:
-    """The headline numbers as a table: each split's errors beside its naive baselines."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    baselines = [b for b in ("naive", "snaive") if any(f"/{b}_" in key for key in metrics)]
-    for column in ["model", *baselines]:
-        table.add_column(column, justify="right")
-    splits = dict.fromkeys(key.split("/")[0] for key in metrics if key.startswith(("val/", "test")))
-    for split in splits:
-        for name in ("loss", "bpc", "mse", "mae", "exact", "acc"):
-            key = f"{split}/{name}"
-            if key in metrics and isinstance(metrics[key], float):
-                row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]
-                table.add_row(key, f"{metrics[key]:.4g}", *("" if v is None else f"{v:.4g}" for v in row))
-    Console().print(table)

@@ -9,11 +9,22 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.cli import skip_exit_gc
-from rnnlab.cli.train import CONFIG_DIR, probe
+from rnnlab.cli.settings import CONFIG_DIR
+from rnnlab.cli.train import probe
 from rnnlab.errors import ConfigError
+
+
+def require_checkpoint(cfg: DictConfig) -> str:
+    """``ckpt_path``, which the user must give (``???`` in the config), as a path string."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not isinstance(cfg.ckpt_path, str) or not cfg.ckpt_path:
+        raise ConfigError(
+            "ckpt_path",
+            "the path of a checkpoint written by rnnlab-train (ckpt_path=<run>/checkpoints/last.ckpt)",
+        )
+    return cfg.ckpt_path
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float | str]:
@@ -22,13 +33,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
 
     from rnnlab.cli import build
     from rnnlab.cli.checkpoint import load_checkpoint
+    from rnnlab.cli.results import print_summary, scalar_metrics, write_metrics
+    from rnnlab.cli.settings import check_seed
 
     build.route_lightning_logs()
-    task, config = load_checkpoint(cfg.ckpt_path)
+    task, config = load_checkpoint(require_checkpoint(cfg))
+    check_seed(config.get("seed"), "the checkpoint's stored seed")
     if config.get("seed") is not None:
         L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = build.build_datamodule(config)
-    with_test = datamodule.spec.objective != "language" or "test" in getattr(datamodule, "ids", {})
+    with_test = datamodule.spec.objective != "language" or "test" in datamodule.ids
     if not with_test:
         raise ConfigError(
             "ckpt_path", "a checkpoint of a run whose data has a test split", str(cfg.ckpt_path)
@@ -44,17 +58,17 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
         default_root_dir=cfg.paths.output_dir,
     )
     trainer.test(task, datamodule=datamodule, verbose=False)
-    metrics: dict[str, float | str] = build.scalar_metrics(trainer.callback_metrics)
+    metrics: dict[str, float | str] = scalar_metrics(trainer.callback_metrics)
     if config.get("probe") is not None:
         metrics.update(probe(task, list(config.probe)))
     metrics["status"] = "ok"
     metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
-    build.write_metrics(metrics_path, metrics)
-    build.print_summary(metrics, title=f"eval: {Path(cfg.ckpt_path).name}")
+    write_metrics(metrics_path, metrics)
+    print_summary(metrics, title=f"eval: {Path(cfg.ckpt_path).name}")
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
     try:

@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.cli import skip_exit_gc
-from rnnlab.cli.train import CONFIG_DIR
+from rnnlab.cli.settings import CONFIG_DIR
 from rnnlab.errors import ConfigError, check_int, check_number
 
 
@@ -20,6 +20,7 @@ def sample(cfg: DictConfig) -> str:
     import torch
 
     from rnnlab.cli.checkpoint import load_checkpoint
+    from rnnlab.cli.eval import require_checkpoint
 
     length = check_int("length", cfg.length, 0)
     top_k = check_int("top_k", cfg.top_k, 0)
@@ -29,7 +30,7 @@ def sample(cfg: DictConfig) -> str:
     prompt = str(cfg.prompt)
     if not prompt:
         raise ConfigError("prompt", "at least one character", prompt)
-    task, _ = load_checkpoint(cfg.ckpt_path)
+    task, _ = load_checkpoint(require_checkpoint(cfg))
     if not hasattr(task, "sample"):
         raise ConfigError(
             "ckpt_path", "a language model's checkpoint (trained with data=text)", str(cfg.ckpt_path)
@@ -38,11 +39,11 @@ def sample(cfg: DictConfig) -> str:
     if unknown:
         shown = ", ".join(repr(char) for char in unknown)
         print(f"rnnlab-sample: warning: never seen in training, read as <unk>: {shown}", file=sys.stderr)
-    generator = torch.Generator().manual_seed(int(cfg.seed))
+    generator = torch.Generator().manual_seed(check_int("seed", cfg.seed, 0))
     return task.sample(prompt, length, temperature, top_k, generator)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="sample")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
     try:

@@ -6,8 +6,6 @@ Module level imports stay light (no torch, no Lightning): ``--help`` and ``--cfg
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -15,61 +13,77 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.cli import skip_exit_gc
-from rnnlab.errors import ConfigError
+from rnnlab.cli.launch import in_sweep, process_rank, torch_threads
+from rnnlab.cli.settings import CONFIG_DIR, config_groups
+from rnnlab.errors import ConfigError, first_line
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
-GROUPS = (
-    "data",
-    "model",
-    "optimizer",
-    "scheduler",
-    "trainer",
-    "logger",
-    "callbacks",
-    "paths",
-    "experiment",
-    "debug",
-)
 log = logging.getLogger(__name__)
 
 
-class RunInterrupted(Exception):
-    """Training stopped on SIGINT or SIGTERM; a checkpoint to resume from was saved."""
-
-    def __init__(self, signum: int, run_dir: Path) -> None:
-        self.signum, self.run_dir = signum, run_dir
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-
-
-def train(cfg: DictConfig) -> dict[str, float | str]:
+def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from rnnlab.callbacks import GracefulInterrupt, TrainingDiverged
     from rnnlab.cli import build
-    from rnnlab.cli.checkpoint import read_checkpoint
+    from rnnlab.cli.checkpoint import BUILT_GROUPS
     from rnnlab.cli.environment import write_environment
+    from rnnlab.cli.results import scalar_metrics
+    from rnnlab.cli.settings import check_train_settings
+    from rnnlab.cli.targets import check_config
 
+    check_train_settings(cfg)
+    check_config(cfg, BUILT_GROUPS)
     build.route_lightning_logs()
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch_threads(cfg.get("threads"))
-    if cfg.get("ckpt_path"):  # a bad checkpoint stops the run before anything trains
-        epoch = read_checkpoint(cfg.ckpt_path).get("epoch", 0)
-        max_epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=-1)
-        if max_epochs not in (-1, None) and epoch > max_epochs:
-            raise ConfigError(
-                "trainer.max_epochs",
-                f">= {epoch} to continue a checkpoint saved in epoch {epoch}",
-                max_epochs,
-            )
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+
     datamodule = build.build_datamodule(cfg)
     task = build.build_task(cfg, datamodule.spec)
+    if cfg.get("ckpt_path"):
+        check_continuation(cfg, task)
     trainer = build.build_trainer(cfg)
-    if _in_sweep() and build.launches_processes(trainer):
+    refuse_ddp_in_local_sweep(cfg, trainer)
+    if trainer.is_global_zero:
+        write_environment(run_dir / "env.json")
+    build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
+
+    fit(trainer, task, datamodule, cfg.get("ckpt_path"), run_dir)
+    score, best = best_score(trainer)
+    metrics = {**scalar_metrics(trainer.callback_metrics), **score}
+    if cfg.get("test", True):
+        trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+    for callback in trainer.callbacks:  # e.g. GradientFlow's before/after figures
+        if hasattr(callback, "summary_metrics"):
+            metrics.update(callback.summary_metrics())
+    if cfg.get("probe") is not None:
+        metrics.update(probe(task, list(cfg.probe)))
+    return finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name)
+
+
+def check_continuation(cfg: DictConfig, task) -> None:
+    """A checkpoint to continue from must fit this run's model and its epoch budget."""
+    from rnnlab.cli.checkpoint import check_weights, read_checkpoint
+
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    check_weights(
+        checkpoint, task, cfg.ckpt_path, "ckpt_path", "this run's model (its data and model settings)"
+    )
+    epoch = checkpoint.get("epoch", 0)
+    max_epochs = cfg.trainer.max_epochs
+    if max_epochs != -1 and epoch > max_epochs:
+        raise ConfigError(
+            "trainer.max_epochs", f">= {epoch} to continue a checkpoint saved in epoch {epoch}", max_epochs
+        )
+
+
+def refuse_ddp_in_local_sweep(cfg: DictConfig, trainer) -> None:
+    from rnnlab.cli.launch import launches_processes
+
+    if in_sweep() and launches_processes(trainer):
         raise ConfigError(
             "trainer.strategy",
             "a single-process strategy in a local sweep (DDP's workers would re-run the whole "
@@ -77,76 +91,65 @@ def train(cfg: DictConfig) -> dict[str, float | str]:
             "tasks_per_node = trainer.devices), or run a DDP job without -m",
             f"{OmegaConf.select(cfg, 'trainer.strategy')} on {trainer.num_devices} devices",
         )
-    if trainer.is_global_zero:
-        write_environment(run_dir / "env.json")
-    build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
+
+
+def fit(trainer, task, datamodule, ckpt_path: str | None, run_dir: Path) -> None:
+    """Train; a diverged or interrupted run leaves metrics.json saying so, then raises."""
+    from rnnlab.callbacks import GracefulInterrupt, RunInterrupted, TrainingDiverged
+    from rnnlab.cli.results import scalar_metrics, write_metrics
+
+    def record(status: str, **extra) -> None:
+        if trainer.is_global_zero:
+            write_metrics(
+                run_dir / "metrics.json",
+                {**scalar_metrics(trainer.callback_metrics), **extra, "status": status},
+            )
 
     try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except TrainingDiverged as error:
-        if trainer.is_global_zero:
-            build.write_metrics(run_dir / "metrics.json", {"status": "diverged", "error": str(error)})
+        record("diverged", error=str(error))
         raise
-    metrics: dict[str, float | str] = build.scalar_metrics(trainer.callback_metrics)
+    except RunInterrupted:  # mid-epoch, with its checkpoint saved
+        record("interrupted")
+        raise
     interrupt = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
-    if interrupt.signal is not None:
-        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-        if trainer.is_global_zero:
-            build.write_metrics(run_dir / "metrics.json", {**metrics, "status": "interrupted"})
+    if interrupt.signal is not None:  # came after the last training batch
+        trainer.save_checkpoint(interrupt.checkpoint)
+        record("interrupted")
         raise RunInterrupted(interrupt.signal, run_dir)
 
-    checkpoint = trainer.checkpoint_callback
-    best = None
-    monitored = isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None
-    if monitored and checkpoint.best_model_path:  # (monitor: null keeps no best)
-        best = checkpoint.best_model_path
-        best_score = {f"{checkpoint.monitor}_best": float(checkpoint.best_model_score)}
-        metrics.update(best_score)
-        for logger in trainer.loggers:
-            logger.log_metrics(best_score, trainer.global_step)
-    if cfg.get("test", True):
-        trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
-        metrics.update(build.scalar_metrics(trainer.callback_metrics))
-    for callback in trainer.callbacks:  # e.g. GradientFlow's before/after figures
-        if hasattr(callback, "summary_metrics"):
-            metrics.update(callback.summary_metrics())
-    if cfg.get("probe") is not None:
-        metrics.update(probe(task, list(cfg.probe)))
-    metrics["status"] = "ok"
 
+def best_score(trainer) -> tuple[dict[str, float], str | None]:
+    """``{<monitor>_best: score}`` (also logged) and the checkpoint that holds it; nothing
+    when no checkpoint is monitored (``monitor: null`` keeps no best)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    checkpoint = trainer.checkpoint_callback
+    if not isinstance(checkpoint, ModelCheckpoint) or checkpoint.best_model_score is None:
+        return {}, None
+    if not checkpoint.best_model_path:
+        return {}, None
+    score = {f"{checkpoint.monitor}_best": float(checkpoint.best_model_score)}
+    for logger in trainer.loggers:
+        logger.log_metrics(score, trainer.global_step)
+    return score, checkpoint.best_model_path
+
+
+def finish(trainer, metrics: dict, spec, run_dir: Path, title: str) -> dict:
+    """Mark the run ok, with warnings where its numbers are suspect; write and show them."""
+    from rnnlab.cli.results import print_summary, suspect_results, write_metrics
+
+    warnings = suspect_results(metrics, spec, trainer.global_step)
+    metrics = {**metrics, "status": "ok", **({"warnings": warnings} if warnings else {})}
     if trainer.is_global_zero:
         path = run_dir / "metrics.json"
-        build.write_metrics(path, metrics)
+        write_metrics(path, metrics)
         log.info("metrics: %s", path)
-        build.print_summary(metrics, title=cfg.task_name)
+        for warning in warnings:
+            log.warning("suspect result: %s", warning)
+        print_summary(metrics, title=title)
     return metrics
-
-
-def torch_threads(threads: int | None) -> int:
-    """Set torch's thread count: ``threads``; by default the launcher's cpus_per_task under
-    submitit, else every core this process may use, shared out between the jobs that joblib
-    runs at once so that jobs x threads <= cores."""
-    import torch
-    from hydra.core.hydra_config import HydraConfig
-
-    if threads is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        threads = cores
-        if HydraConfig.initialized():
-            launcher = HydraConfig.get().launcher
-            target = str(launcher.get("_target_", "")).lower()
-            if "joblib" in target:
-                n_jobs = launcher.get("n_jobs", -1)
-                jobs = cores if n_jobs in (-1, None) else max(1, int(n_jobs))
-                threads = max(1, cores // jobs)
-            elif "submitit" in target and launcher.get("cpus_per_task"):
-                threads = int(launcher.cpus_per_task)
-    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(
-            "threads", "an integer >= 1, or null for every core (shared between parallel jobs)", threads
-        )
-    torch.set_num_threads(threads)
-    return threads
 
 
 def probe(task, window: list[float]) -> dict[str, float]:
@@ -164,7 +167,16 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    source = Path(cfg.resume).expanduser()
+    from rnnlab.cli.checkpoint import BUILT_GROUPS
+    from rnnlab.cli.targets import check_config
+
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            "ckpt_path",
+            "null with resume= (a resumed run continues from its own checkpoints/last.ckpt)",
+            cfg.ckpt_path,
+        )
+    source = Path(str(cfg.resume)).expanduser()
     saved, last = source / ".hydra" / "config.yaml", source / "checkpoints" / "last.ckpt"
     if not saved.is_file():
         raise ConfigError(
@@ -174,12 +186,22 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
         raise ConfigError(
             "resume", "a run directory with checkpoints/last.ckpt to continue from", str(source)
         )
-    resumed = OmegaConf.load(saved)
+    try:
+        resumed = OmegaConf.load(saved)
+        check_config(resumed, BUILT_GROUPS)
+    except ConfigError as error:
+        raise ConfigError(
+            "resume", "a run whose config names only classes rnnlab builds", str(source), str(error)
+        ) from None
+    except Exception as error:  # not YAML, or not a mapping
+        raise ConfigError(
+            "resume", "a run with a readable .hydra/config.yaml", str(source), first_line(error)
+        ) from None
     for override in OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task)):
         key = override.key_or_group
-        if key == "resume" or key.startswith("hydra"):
+        if key in ("resume", "overwrite") or key.startswith("hydra"):
             continue
-        if key in GROUPS or override.is_delete():
+        if key in config_groups() or override.is_delete():
             raise ConfigError(
                 "resume",
                 "combined with key=value overrides only (a resumed run keeps its config groups)",
@@ -200,15 +222,6 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     if process_rank() == 0:  # DDP workers re-read the same run; rank 0 keeps the record
         OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
     return resumed
-
-
-def process_rank() -> int:
-    """This process's rank in a distributed run, 0 outside one. Lightning starts DDP workers
-    with LOCAL_RANK set, torchrun sets RANK, SLURM sets SLURM_PROCID."""
-    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return 0
 
 
 def _quiet_worker_logs() -> None:
@@ -232,30 +245,26 @@ def _advice(error, cfg: DictConfig) -> str:
     return f"{error}; {change}; {kept}"
 
 
-def _in_sweep() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
+    """What a run that raised ``error`` reports: (status, one-line message, exit code); the
+    exit code is None for an error that is not the user's (a bug: its traceback is shown)."""
+    from rnnlab.callbacks import RunInterrupted, TrainingDiverged
 
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if isinstance(error, ConfigError):
+        return "failed", str(error), 2
+    if isinstance(error, TrainingDiverged):
+        return "diverged", _advice(error, cfg), 1
+    if isinstance(error, RunInterrupted):
+        resume = f"rnnlab-train resume={error.run_dir}"
+        return "interrupted", f"{error}; checkpoint saved. Resume with:\n  {resume}", 128 + error.signum
+    return "failed", f"{type(error).__name__}: {error}", None
 
 
 def _worst(cfg: DictConfig) -> float:
     return float("inf") if cfg.get("optimized_mode", "min") == "min" else float("-inf")
 
 
-def _failed_job(cfg: DictConfig, status: str, message: str) -> float:
-    """A sweep job that failed: say so, record it in its run dir, give the sweeper the worst
-    value, and let the other jobs run on."""
-    log.error("job failed (%s): %s", status, message)
-    metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    from rnnlab.cli.build import write_metrics
-
-    write_metrics(metrics_path, {"status": status, "error": message})
-    return _worst(cfg)
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     skip_exit_gc()
     if process_rank() > 0:
@@ -264,29 +273,25 @@ def main(cfg: DictConfig) -> float | None:
         if cfg.get("resume"):
             cfg = resumed_config(cfg)
         metrics = train(cfg)
-    except ConfigError as error:
-        if _in_sweep():
-            return _failed_job(cfg, "failed", str(error))
-        print(f"rnnlab-train: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except RunInterrupted as stop:
-        print(
-            f"rnnlab-train: {stop}; checkpoint saved. Resume with:\n  rnnlab-train resume={stop.run_dir}",
-            file=sys.stderr,
-        )
-        sys.exit(128 + stop.signum)
     except Exception as error:
-        from rnnlab.callbacks import TrainingDiverged
+        status, message, code = failure(error, cfg)
+        if in_sweep() and status != "interrupted":
+            # a failed job says so in its run dir and gives the sweeper the worst value;
+            # the other jobs run on
+            if code is None:
+                log.exception("traceback of the failed job")
+            log.error("job failed (%s): %s", status, message)
+            from rnnlab.cli.results import write_metrics
 
-        if _in_sweep():
-            status = "diverged" if isinstance(error, TrainingDiverged) else "failed"
-            detail = _advice(error, cfg) if status == "diverged" else f"{type(error).__name__}: {error}"
-            log.exception("traceback of the failed job")
-            return _failed_job(cfg, status, detail)
-        if not isinstance(error, TrainingDiverged):
+            metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
+            metrics_path.parent.mkdir(parents=True, exist_ok=True)
+            write_metrics(metrics_path, {"status": status, "error": message})
+            return _worst(cfg)
+        if code is None:
             raise
-        print(f"rnnlab-train: error: {_advice(error, cfg)}", file=sys.stderr)
-        sys.exit(1)
+        prefix = "rnnlab-train" if status == "interrupted" else "rnnlab-train: error"
+        print(f"{prefix}: {message}", file=sys.stderr)
+        sys.exit(code)
     value = metrics.get(cfg.optimized_metric)
     if not isinstance(value, float) or value != value:  # missing or NaN: the worst for the sweeper
         return _worst(cfg)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.data.spec import TaskSpec, Vocabulary
-from rnnlab.data.windowing import SPLITS, StridedShuffle, batch_loader, split_bounds
+from rnnlab.data.windowing import SPLITS, InMemoryLoader, StridedShuffle, batch_loader, split_bounds
 from rnnlab.errors import ConfigError, check_int
 
 
@@ -187,7 +187,7 @@ class CharTextDataModule(L.LightningDataModule):
                 raise ConfigError(
                     "data.stateful", "false under DDP (each stream must stay in one process)", True
                 )
-            return DataLoader(
+            return InMemoryLoader(
                 StreamBatches(ids, self.batch_size, self.seq_len),
                 batch_size=None,
                 num_workers=self.num_workers,

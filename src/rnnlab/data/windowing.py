@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -161,16 +162,38 @@ class IndexBatches(BatchSampler):
 class InMemoryLoader(DataLoader):
     """A DataLoader whose batches are gathered in this process (``num_workers=0``) without
     the iterator machinery: each step is the batch sampler's next index tensor and one
-    ``__getitems__`` call (7.7 us a batch less here, half of a whole sine batch). With
-    workers it is an ordinary DataLoader. Being a DataLoader, Lightning still rebuilds it
-    with a DistributedSampler under DDP and still calls ``set_epoch`` on its sampler."""
+    ``__getitems__`` call (docs/benchmarks.md, loader). With workers, or without a batch
+    sampler, it iterates as an ordinary DataLoader. Being a DataLoader, Lightning still
+    rebuilds it with a DistributedSampler under DDP and still calls ``set_epoch`` on its
+    sampler.
+
+    It resumes mid-epoch: ``state_dict`` counts the batches taken in the current pass, and
+    after ``load_state_dict`` the next pass skips that many. Lightning stores the state in
+    every checkpoint saved during fit and loads it only when a run restarts inside an
+    epoch; it does not prefetch from a loader with a length, so a batch taken is a batch
+    trained on. Skipping walks the index batches without gathering them.
+    """
+
+    taken = 0  # batches handed out in the current pass
+    _skip = 0  # batches the next pass leaves out (set when resuming mid-epoch)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"taken": self.taken}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._skip = int(state["taken"])
 
     def __iter__(self):
+        skip, self._skip = self._skip, 0
+        self.taken = skip
         if self.num_workers > 0 or self.batch_sampler is None:
-            yield from super().__iter__()
-            return
-        for index in self.batch_sampler:
-            yield self.collate_fn(self.dataset.__getitems__(index))
+            batches = itertools.islice(super().__iter__(), skip, None)
+        else:
+            indices = itertools.islice(self.batch_sampler, skip, None)
+            batches = (self.collate_fn(self.dataset.__getitems__(index)) for index in indices)
+        for batch in batches:
+            self.taken += 1
+            yield batch
 
 
 def batch_loader(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from rnnlab.data.spec import TaskSpec
 
@@ -39,6 +40,26 @@ class TaskModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
+        self.train_loss = MeanMetric()
+
+    def log_train_loss(self, loss: torch.Tensor, weight: int) -> None:
+        """``train/loss_step`` and the epoch's weighted mean ``train/loss_epoch``. The mean
+        is a metric of this module rather than Lightning's own aggregate so that its running
+        sums go into checkpoints: a run resumed in the middle of an epoch reports the same
+        epoch mean as one that never stopped."""
+        self.train_loss(loss.detach(), weight)
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
+
+    def on_train_epoch_start(self) -> None:
+        # not called when Lightning restarts inside an epoch, where the restored sums go on
+        self.train_loss.reset()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["train_loss"] = dict(self.train_loss.metric_state)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        for name, value in checkpoint.get("train_loss", {}).items():
+            setattr(self.train_loss, name, value.to(self.device))
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameters())

@@ -15,6 +15,12 @@ from rnnlab.tasks.base import TaskModule
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def _to(state: State, device: torch.device) -> State:
+    if isinstance(state, tuple | list):
+        return tuple(s.to(device) for s in state)
+    return state.to(device)
+
+
 def _detach(state: State | None) -> State | None:
     if state is None:
         return None
@@ -59,7 +65,19 @@ class CharLanguageModel(TaskModule):
         return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         self.state = None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # the carried state of stateful training, so that a run resumed mid-epoch goes on
+        # from it (None at epoch ends and for window batches)
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["carried_state"] = self.state
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        state = checkpoint.get("carried_state")
+        self.state = None if state is None else _to(state, self.device)
 
     def on_validation_epoch_start(self) -> None:
         self._saved_state, self.state = self.state, None
@@ -74,7 +92,7 @@ class CharLanguageModel(TaskModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         losses, _, y = self._step(batch)
         loss = losses.mean()
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=y.numel())
+        self.log_train_loss(loss, y.numel())
         self.log("train/bpc", loss / math.log(2), on_step=True, on_epoch=False, batch_size=y.numel())
         return loss
 

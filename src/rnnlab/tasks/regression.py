@@ -120,7 +120,7 @@ class SequenceRegressor(TaskModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.batch_loss(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log_train_loss(loss, len(batch[0]))
         return loss
 
     def _evaluate(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
