@@ -67,7 +67,9 @@ def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
     from rnnlab.cli import sample as sample_cli
     from rnnlab.cli import train as train_cli
 
-    main = {"rnnlab-train": train_cli.main, "rnnlab-eval": eval_cli.main, "rnnlab-sample": sample_cli.main}[entry]
+    main = {"rnnlab-train": train_cli.main, "rnnlab-eval": eval_cli.main, "rnnlab-sample": sample_cli.main}[
+        entry
+    ]
     stdout, stderr = io.StringIO(), io.StringIO()
     argv, sys.argv = sys.argv, [entry, *args]
     code = 0

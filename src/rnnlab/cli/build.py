@@ -93,7 +93,9 @@ def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     from rnnlab.callbacks import DivergenceGuard, GracefulInterrupt, RunConfigCheckpoint
+    from rnnlab.cli.settings import check_trainer
 
+    check_trainer(cfg.trainer)
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"

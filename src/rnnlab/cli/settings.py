@@ -130,5 +130,4 @@ def check_train_settings(cfg: DictConfig) -> None:
         OmegaConf.is_list(probe) and len(probe) > 0 and all(_is_number(v) for v in probe)
     ):
         raise ConfigError("probe", "a non-empty list of numbers (a window to forecast from), or null", probe)
-    check_optimizer(cfg.optimizer)
-    check_trainer(cfg.trainer)
+    check_optimizer(cfg.optimizer)  # (the trainer's settings are checked where it is built)

@@ -15,11 +15,13 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
+from rnnlab.data.files import read_utf8
 from rnnlab.data.spec import Scaling, TaskSpec
 from rnnlab.data.windowing import (
     SPLITS,
     TensorBatches,
     batch_loader,
+    check_fits,
     sliding_windows,
     split_bounds,
     standard_scaling,
@@ -66,24 +68,32 @@ class SeriesDataModule(L.LightningDataModule):
         """The raw 1-D series, in its original units."""
         raise NotImplementedError(f"{type(self).__name__} must implement load_series()")
 
+    # the data setting that decides the series' length, named when it is too short
+    source = "length"
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         series = np.asarray(self.load_series(), dtype=np.float64)
         if series.ndim != 1 or not np.all(np.isfinite(series)):
-            raise ConfigError("series", "a 1-D sequence of finite numbers", None)
+            raise ConfigError(self.source, "a 1-D sequence of finite numbers", None)
+        needs = [1 + self.horizon, 1 + self.horizon, 1 + self.rollout_steps]  # window >= 1
+        check_fits(self.source, "steps", len(series), self.splits, needs)
         self.bounds = split_bounds(len(series), self.splits)
-        for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
+        sizes = [stop - start for start, stop in self.bounds]
+        # the largest window that fits every split, named by the split that limits it
+        limit, size, name = min(
+            (size - need + 1, size, name) for size, need, name in zip(sizes, needs, SPLITS, strict=True)
+        )
+        if self.window > limit:
             extra_name, extra = (
                 ("rollout_steps", self.rollout_steps) if name == "test" else ("horizon", self.horizon)
             )
-            if stop - start < self.window + extra:
-                raise ConfigError(
-                    "window",
-                    f"<= {stop - start - extra} so that window + {extra_name} ({extra}) fits "
-                    f"the {name} split of {stop - start} steps",
-                    self.window,
-                )
+            raise ConfigError(
+                "window",
+                f"<= {limit} so that window + {extra_name} ({extra}) fits the {name} split of {size} steps",
+                self.window,
+            )
         train_start, train_stop = self.bounds[0]
         self.scaling = standard_scaling(series[train_start:train_stop])
         for name, (start, stop) in zip(SPLITS, self.bounds, strict=True):
@@ -115,36 +125,59 @@ class SeriesDataModule(L.LightningDataModule):
 
 
 class CsvSeriesDataModule(SeriesDataModule):
-    """One numeric column of a CSV file with a header row, in file order."""
+    """One numeric column of a UTF-8 CSV file with a header row, in file order."""
 
-    def __init__(self, path: str, column: str, **kwargs) -> None:
+    source = "path"
+
+    def __init__(self, path: str, column: str, delimiter: str = ",", **kwargs) -> None:
         super().__init__(**kwargs)
+        if delimiter in ("\\t", "tab"):  # a tab is hard to type in a Hydra override
+            delimiter = "\t"
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise ConfigError("delimiter", "one character, e.g. ',' or ';' (or tab)", delimiter)
         self.path = Path(path).expanduser()
         self.column = column
+        self.delimiter = delimiter
 
     def load_series(self) -> np.ndarray:
-        if not self.path.is_file():
-            raise ConfigError("path", "an existing CSV file", str(self.path))
-        with self.path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            if self.column not in columns:
-                raise ConfigError("column", "one of the file's columns: " + ", ".join(columns), self.column)
-            values = []
-            for row_number, row in enumerate(reader, start=2):
-                cell = (row[self.column] or "").strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise ConfigError(
-                        "column",
-                        "a numeric column",
-                        self.column,
-                        f"line {row_number} of {self.path} holds {cell!r}",
-                    ) from None
-                if not math.isfinite(value):
-                    raise ConfigError(
-                        "column", "finite numbers", self.column, f"line {row_number} holds {cell!r}"
-                    )
-                values.append(value)
+        lines = read_utf8(self.path, "CSV").splitlines()
+        reader = csv.DictReader(lines, delimiter=self.delimiter)
+        columns = reader.fieldnames or []
+        if self.column not in columns:
+            raise ConfigError(
+                "column",
+                "one of the file's columns: " + ", ".join(columns),
+                self.column,
+                self._delimiter_hint(columns),
+            )
+        values = []
+        for row_number, row in enumerate(reader, start=2):
+            cell = (row[self.column] or "").strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ConfigError(
+                    "column",
+                    "a numeric column",
+                    self.column,
+                    f"line {row_number} of {self.path} holds {cell!r}",
+                ) from None
+            if not math.isfinite(value):
+                raise ConfigError(
+                    "column", "finite numbers", self.column, f"line {row_number} holds {cell!r}"
+                )
+            values.append(value)
         return np.asarray(values)
+
+    def _delimiter_hint(self, columns: list[str]) -> str:
+        """When the header reads as one column holding another separator, say which."""
+        if len(columns) != 1:
+            return ""
+        for other in (";", "\t", "|", ","):
+            if other != self.delimiter and other in columns[0]:
+                setting = "tab" if other == "\t" else other
+                return (
+                    f"the header reads as one column because the file is separated by {other!r}, "
+                    f"not {self.delimiter!r}: set data.delimiter='{setting}'"
+                )
+        return ""

@@ -14,8 +14,17 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.files import read_utf8
 from rnnlab.data.spec import TaskSpec, Vocabulary
-from rnnlab.data.windowing import SPLITS, InMemoryLoader, StridedShuffle, batch_loader, split_bounds
+from rnnlab.data.windowing import (
+    SPLITS,
+    InMemoryLoader,
+    StridedShuffle,
+    batch_loader,
+    check_fits,
+    own_generator,
+    split_bounds,
+)
 from rnnlab.errors import ConfigError, check_int
 
 
@@ -24,26 +33,6 @@ def builtin_corpus() -> str:
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[key] for key in sorted(topics))
-
-
-def read_text(path: Path) -> str:
-    """A UTF-8 text file's contents, or a ConfigError saying why it is not one."""
-    if not path.is_file():
-        raise ConfigError("path", "an existing UTF-8 text file", str(path))
-    raw = path.read_bytes()
-    if not raw:
-        raise ConfigError("path", "a non-empty UTF-8 text file", str(path), "the file is empty")
-    if b"\x00" in raw[:65536]:
-        raise ConfigError("path", "a UTF-8 text file", str(path), "it holds NUL bytes, so it looks binary")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            "path",
-            "a UTF-8 text file",
-            str(path),
-            f"byte 0x{raw[error.start]:02x} at offset {error.start} is not valid UTF-8",
-        ) from None
 
 
 class TokenWindows(Dataset):
@@ -130,7 +119,7 @@ class CharTextDataModule(L.LightningDataModule):
 
     def load_text(self) -> str:
         if self.path is not None:
-            return read_text(self.path)
+            return read_utf8(self.path, "text")
         if self.text is not None:
             if not self.text:
                 raise ConfigError("text", "a non-empty string", "")
@@ -148,23 +137,22 @@ class CharTextDataModule(L.LightningDataModule):
             parts = {name: text[start:stop] for name, (start, stop) in zip(SPLITS, bounds, strict=True)}
         self.vocab = Vocabulary.from_text(parts["train"])
         rows = self.batch_size if self.stateful else 1
-        for name in SPLITS:
-            if name == "test" and not parts[name]:
-                continue  # splits [..., ..., 0]: no test split
-            needed = rows * self.seq_len + 1
-            if len(parts[name]) < needed:
-                most = (len(parts[name]) - 1) // rows
-                raise ConfigError(
-                    "seq_len",
-                    f"<= {most} so that "
-                    + (
-                        f"{rows} streams of seq_len + 1 characters fit "
-                        if self.stateful
-                        else "a window fits "
-                    )
-                    + f"the {name} split of {len(parts[name])} characters",
-                    self.seq_len,
-                )
+        present = [name for name in SPLITS if name != "test" or parts[name]]  # test may be empty
+        if self.splits is not None:  # each split needs at least rows windows of 1 + 1 characters
+            needs = [rows + 1 if name in present else 0 for name in SPLITS]
+            check_fits("path" if self.path else "text", "characters", len(text), self.splits, needs)
+        name = min(present, key=lambda split: len(parts[split]))
+        most = (len(parts[name]) - 1) // rows
+        if most < 1:  # splits null: every split is the whole text
+            raise ConfigError("text", f"at least {rows + 1} characters", f"{len(text)} characters")
+        if self.seq_len > most:
+            fit = f"{rows} streams of seq_len + 1 characters fit " if self.stateful else "a window fits "
+            raise ConfigError(
+                "seq_len",
+                f"<= {most} so that {fit}the {name} split of {len(parts[name])} characters",
+                self.seq_len,
+            )
+        for name in present:
             self.ids[name] = torch.tensor(self.vocab.encode(parts[name]), dtype=torch.long)
 
     @property
@@ -191,6 +179,7 @@ class CharTextDataModule(L.LightningDataModule):
                 StreamBatches(ids, self.batch_size, self.seq_len),
                 batch_size=None,
                 num_workers=self.num_workers,
+                generator=own_generator(self.seed),
             )
         if split == "train":  # any start; an epoch's windows tile the split from a random phase
             windows = TokenWindows(ids, torch.arange(len(ids) - self.seq_len), self.seq_len)

@@ -33,6 +33,38 @@ def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int
     return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]
 
 
+def shortest_length(fractions: Sequence[float], needs: Sequence[int]) -> int:
+    """The fewest items a sequence needs for split i of ``fractions`` to hold ``needs[i]``
+    (a split that needs nothing may be empty); what an error says a file must hold."""
+    length = sum(needs)
+    while True:
+        bounds = split_bounds(length, fractions)
+        if all(stop - start >= need for (start, stop), need in zip(bounds, needs, strict=True)):
+            return length
+        length += 1
+
+
+def check_fits(source: str, unit: str, length: int, fractions: Sequence[float], needs: Sequence[int]) -> None:
+    """Refuse data too short for ``needs[i]`` items in split i even with the smallest
+    window: one line with the length the splits need, e.g. ``data.path must hold at least
+    151 rows for data.splits [0.7, 0.15, 0.15] ... (got 40 rows)``."""
+    bounds = split_bounds(length, fractions)
+    if all(stop - start >= need for (start, stop), need in zip(bounds, needs, strict=True)):
+        return
+    for name, fraction, need in zip(SPLITS, fractions, needs, strict=True):
+        if need and fraction == 0:
+            raise ConfigError(
+                "splits", f"a {name} fraction > 0 (this task needs a {name} split)", list(fractions)
+            )
+    smallest = ", ".join(f"{name} {need}" for name, need in zip(SPLITS, needs, strict=True) if need)
+    raise ConfigError(
+        source,
+        f"at least {shortest_length(fractions, needs)} {unit} for data.splits {list(fractions)} (the "
+        f"smallest splits need {smallest} {unit})",
+        f"{length} {unit}",
+    )
+
+
 def standard_scaling(values: np.ndarray) -> Scaling:
     """Zero mean, unit variance, with statistics from ``values`` only (the train split)."""
     std = float(values.std())
@@ -215,4 +247,12 @@ def batch_loader(
         collate_fn=whole_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
+        generator=own_generator(seed),
     )
+
+
+def own_generator(seed: int) -> torch.Generator:
+    """A DataLoader's own generator: every DataLoader iterator draws a base seed from it,
+    which would otherwise come from the global generator that dropout draws from (a run
+    resumed mid-epoch creates one iterator more than an uninterrupted one)."""
+    return torch.Generator().manual_seed(seed)
