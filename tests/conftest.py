@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
 # A quick but real run: few batches per split, one epoch, every file still written.
 FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
+TEXT = [*FAST, "data=text", "data.seq_len=32", "data.batch_size=16", "model.hidden_size=16"]
 
 
 @pytest.fixture
@@ -84,3 +85,29 @@ def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
             logging.getLogger().removeHandler(handler)
             handler.close()
     return code, stdout.getvalue(), stderr.getvalue()
+
+
+def one_line(stderr: str) -> str:
+    """The single line a user mistake prints; Python's warnings (library noise) aside."""
+    lines = [line for line in stderr.strip().splitlines() if line.startswith("rnnlab-")]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert len(lines) == 1, stderr[-3000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory) -> Path:
+    """A finished character-level run (debug=fast), trained once per test session."""
+    run = tmp_path_factory.mktemp("text") / "run"
+    code, _, stderr = run_entry("rnnlab-train", *TEXT, f"hydra.run.dir={run}")
+    assert code == 0, stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def sine_run(tmp_path_factory) -> Path:
+    """A finished forecasting run (debug=fast, the default task), trained once per session."""
+    run = tmp_path_factory.mktemp("sine") / "run"
+    code, _, stderr = run_entry("rnnlab-train", *FAST, f"hydra.run.dir={run}")
+    assert code == 0, stderr[-3000:]
+    return run

@@ -39,7 +39,10 @@ def test_ddp_cpu_run_leaves_one_run_dir_one_log_one_metrics(tmp_path):
 
 def test_ddp_in_a_local_sweep_fails_that_job_with_the_way_out(tmp_path):
     result = run_cli("rnnlab-train", "-m", *FAST, "trainer=ddp_cpu", "seed=1", f"hydra.sweep.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # a sweep with no successful job
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith("rnnlab-train: error: no job of the sweep finished")
+    )
     (job,) = read_sweep(tmp_path)
     assert job.status == "failed"
     error = json.loads((tmp_path / "0" / "metrics.json").read_text())["error"]

@@ -81,10 +81,10 @@ def test_bad_value_is_one_line_on_stderr_and_nothing_trains(tmp_path):
         (["data.horizon=0"], "data.horizon must be an integer >= 1 (got 0)"),
         (["data.window=590"], "data.window must be <= 568 so that window + rollout_steps (32) fits"),
         (
-            ["data.length=300"],
-            "data.window must be <= 41 so that window + horizon (4) fits the val split of 45",
+            ["data.length=300"],  # the val split would take 41; the limit fits every split
+            "data.window must be <= 13 so that window + rollout_steps (32) fits the test split of 45",
         ),
-        (["data=series", "data.column=close"], "data.path must be an existing CSV file (got '"),
+        (["data=series", "data.column=close"], "data.path must be an existing UTF-8 CSV file (got '"),
     ],
 )
 def test_bad_settings_stop_before_training(compose_train, tmp_path, overrides, message):

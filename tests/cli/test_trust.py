@@ -14,25 +14,7 @@ import yaml
 
 from rnnlab.cli import targets
 from rnnlab.cli.rundir import RUN_FILES, clear_run
-from tests.conftest import FAST, run_entry
-
-TEXT = [*FAST, "data=text", "data.seq_len=32", "data.batch_size=16", "model.hidden_size=16"]
-
-
-def one_line(stderr: str) -> str:
-    """The single line a user mistake prints; Python's warnings (library noise) aside."""
-    lines = [line for line in stderr.strip().splitlines() if line.startswith("rnnlab-")]
-    assert "Traceback" not in stderr, stderr[-3000:]
-    assert len(lines) == 1, stderr[-3000:]
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("text") / "run"
-    code, _, stderr = run_entry("rnnlab-train", *TEXT, f"hydra.run.dir={run}")
-    assert code == 0, stderr[-3000:]
-    return run
+from tests.conftest import FAST, TEXT, one_line, run_entry
 
 
 # --- crafted checkpoints and configs: nothing runs ----------------------------------------------

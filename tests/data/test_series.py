@@ -114,15 +114,15 @@ def test_bad_sine_settings(kwargs, message):
 
 def test_window_plus_horizon_longer_than_a_split(write_csv):
     with pytest.raises(ConfigError) as error:
-        _ramp_module(write_csv, window=40)  # val and test splits hold 30 steps
+        _ramp_module(write_csv, window=40)  # val and test splits hold 30 steps; test needs 5 after
     assert str(error.value) == (
-        "window must be <= 27 so that window + horizon (3) fits the val split of 30 steps (got 40)"
+        "window must be <= 25 so that window + rollout_steps (5) fits the test split of 30 steps (got 40)"
     )
 
 
 def test_missing_csv_file(tmp_path):
     module = CsvSeriesDataModule(path=str(tmp_path / "nope.csv"), column="close")
-    with pytest.raises(ConfigError, match=r"^path must be an existing CSV file \(got '.*nope.csv'\)$"):
+    with pytest.raises(ConfigError, match=r"^path must be an existing UTF-8 CSV file \(got '.*nope.csv'\)$"):
         module.setup()
 
 

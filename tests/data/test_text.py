@@ -102,7 +102,8 @@ def test_zero_test_fraction_means_no_test_split():
         ),
         (
             "caf\u00e9".encode("latin-1"),
-            "path must be a UTF-8 text file (got '{}'): byte 0xe9 at offset 3 is not valid UTF-8",
+            "path must be a UTF-8 text file (got '{}'): byte 0xe9 at offset 3 is not valid UTF-8 (save "
+            "the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
         ),
     ],
 )
@@ -121,11 +122,15 @@ def test_missing_text_file(tmp_path):
         CharTextDataModule(path=str(tmp_path / "missing.txt")).setup()
 
 
-def test_seq_len_longer_than_the_val_split():
+def test_seq_len_longer_than_a_split_gets_the_limit_that_fits_every_split():
     with pytest.raises(ConfigError) as error:
         _module(seq_len=700, splits=[0.9, 0.05, 0.05])
-    assert str(error.value).startswith("seq_len must be <= ")
-    assert "so that a window fits the val split of" in str(error.value)
+    smallest = min(len(_module(splits=[0.9, 0.05, 0.05]).ids[s]) for s in ("train", "val", "test"))
+    assert str(error.value) == (
+        f"seq_len must be <= {smallest - 1} so that a window fits the test split of {smallest} "
+        "characters (got 700)"
+    )
+    _module(seq_len=smallest - 1, splits=[0.9, 0.05, 0.05])  # the suggested limit works
 
 
 def test_path_and_text_together_are_refused(tmp_path):

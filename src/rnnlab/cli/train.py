@@ -248,10 +248,14 @@ def _advice(error, cfg: DictConfig) -> str:
 def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
     """What a run that raised ``error`` reports: (status, one-line message, exit code); the
     exit code is None for an error that is not the user's (a bug: its traceback is shown)."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from rnnlab.callbacks import RunInterrupted, TrainingDiverged
 
     if isinstance(error, ConfigError):
         return "failed", str(error), 2
+    if isinstance(error, MisconfigurationException):  # Lightning's word for a setting it refuses
+        return "failed", first_line(error), 2
     if isinstance(error, TrainingDiverged):
         return "diverged", _advice(error, cfg), 1
     if isinstance(error, RunInterrupted):

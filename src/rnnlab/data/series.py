@@ -78,7 +78,7 @@ class SeriesDataModule(L.LightningDataModule):
         if series.ndim != 1 or not np.all(np.isfinite(series)):
             raise ConfigError(self.source, "a 1-D sequence of finite numbers", None)
         needs = [1 + self.horizon, 1 + self.horizon, 1 + self.rollout_steps]  # window >= 1
-        check_fits(self.source, "steps", len(series), self.splits, needs)
+        check_fits(self.source, "a series", "steps", len(series), self.splits, needs)
         self.bounds = split_bounds(len(series), self.splits)
         sizes = [stop - start for start, stop in self.bounds]
         # the largest window that fits every split, named by the split that limits it

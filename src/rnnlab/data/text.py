@@ -140,7 +140,7 @@ class CharTextDataModule(L.LightningDataModule):
         present = [name for name in SPLITS if name != "test" or parts[name]]  # test may be empty
         if self.splits is not None:  # each split needs at least rows windows of 1 + 1 characters
             needs = [rows + 1 if name in present else 0 for name in SPLITS]
-            check_fits("path" if self.path else "text", "characters", len(text), self.splits, needs)
+            check_fits("path" if self.path else "text", "a text", "characters", len(text), self.splits, needs)
         name = min(present, key=lambda split: len(parts[split]))
         most = (len(parts[name]) - 1) // rows
         if most < 1:  # splits null: every split is the whole text

@@ -44,24 +44,31 @@ def shortest_length(fractions: Sequence[float], needs: Sequence[int]) -> int:
         length += 1
 
 
-def check_fits(source: str, unit: str, length: int, fractions: Sequence[float], needs: Sequence[int]) -> None:
-    """Refuse data too short for ``needs[i]`` items in split i even with the smallest
-    window: one line with the length the splits need, e.g. ``data.path must hold at least
-    151 rows for data.splits [0.7, 0.15, 0.15] ... (got 40 rows)``."""
+def check_fits(
+    source: str, what: str, unit: str, length: int, fractions: Sequence[float], needs: Sequence[int]
+) -> None:
+    """Refuse data too short for split i to hold ``needs[i]`` items even with the smallest
+    window, in one line that says how long it must be: ``data.path must be a series of at
+    least 221 steps for data.splits [0.7, 0.15, 0.15]: it has 40; the test split would hold 6
+    and needs at least 33``."""
     bounds = split_bounds(length, fractions)
-    if all(stop - start >= need for (start, stop), need in zip(bounds, needs, strict=True)):
+    short = [
+        (name, stop - start, need)
+        for name, (start, stop), need in zip(SPLITS, bounds, needs, strict=True)
+        if stop - start < need
+    ]
+    if not short:
         return
-    for name, fraction, need in zip(SPLITS, fractions, needs, strict=True):
-        if need and fraction == 0:
-            raise ConfigError(
-                "splits", f"a {name} fraction > 0 (this task needs a {name} split)", list(fractions)
-            )
-    smallest = ", ".join(f"{name} {need}" for name, need in zip(SPLITS, needs, strict=True) if need)
+    name, size, need = short[0]
+    if fractions[SPLITS.index(name)] == 0:
+        raise ConfigError(
+            "splits", f"a {name} fraction > 0 (this task needs a {name} split)", list(fractions)
+        )
     raise ConfigError(
         source,
-        f"at least {shortest_length(fractions, needs)} {unit} for data.splits {list(fractions)} (the "
-        f"smallest splits need {smallest} {unit})",
-        f"{length} {unit}",
+        f"{what} of at least {shortest_length(fractions, needs)} {unit} for data.splits {list(fractions)}",
+        None,
+        f"it has {length}; the {name} split would hold {size} and needs at least {need}",
     )
 
 

@@ -1,0 +1,351 @@
+"""Every user mistake is one line that names the setting and what is allowed, and exit 2.
+
+The catalogue below is the inputs a new user (or a careless colleague) hands the command
+lines; each runs the real entry point in this process and checks the whole line it prints.
+docs/errors.md lists the same messages.
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import FAST, one_line, run_entry
+
+TRAIN = "rnnlab-train"
+SEED = "seed must be an integer in [0, 4294967295], or null for no seed"
+LR = "optimizer.lr must be a number > 0 (a learning rate of 0 trains nothing)"
+EPOCHS = "trainer.max_epochs must be an integer >= 1, or -1 for no epoch limit (with trainer.max_steps)"
+
+# (case id, entry point, arguments, the line it must print after "<entry>: error: ")
+MISTAKES = [
+    ("seed -1", TRAIN, ["seed=-1"], f"{SEED} (got -1)"),
+    ("seed text", TRAIN, ["seed=abc"], f"{SEED} (got 'abc')"),
+    ("seed float", TRAIN, ["seed=1.5"], f"{SEED} (got 1.5)"),
+    ("seed too big", TRAIN, ["seed=4294967296"], f"{SEED} (got 4294967296)"),
+    ("lr negative", TRAIN, ["optimizer.lr=-1"], f"{LR} (got -1)"),
+    ("lr text", TRAIN, ["optimizer.lr=abc"], f"{LR} (got 'abc')"),
+    ("lr zero", TRAIN, ["optimizer.lr=0"], f"{LR} (got 0)"),
+    (
+        "weight decay",
+        TRAIN,
+        ["optimizer.weight_decay=-1"],
+        "optimizer.weight_decay must be a number >= 0 (got -1)",
+    ),
+    (
+        "adam betas",
+        TRAIN,
+        ["+optimizer.betas=[1.5,0.9]"],
+        "optimizer must be settings that torch.optim.Adam accepts: Invalid beta parameter at index 0: 1.5",
+    ),
+    (
+        "sgd momentum",
+        TRAIN,
+        ["optimizer=sgd", "optimizer.momentum=-1"],
+        "optimizer must be settings that torch.optim.SGD accepts: Invalid momentum value: -1",
+    ),
+    (
+        "plateau factor",
+        TRAIN,
+        ["scheduler=plateau", "scheduler.factor=2"],
+        "scheduler must be settings that torch.optim.lr_scheduler.ReduceLROnPlateau accepts: "
+        "Factor should be < 1.0.",
+    ),
+    ("max_epochs 0", TRAIN, ["trainer.max_epochs=0"], f"{EPOCHS} (got 0)"),
+    ("max_epochs text", TRAIN, ["trainer.max_epochs=abc"], f"{EPOCHS} (got 'abc')"),
+    ("max_epochs -2", TRAIN, ["trainer.max_epochs=-2"], f"{EPOCHS} (got -2)"),
+    (
+        "max_epochs -1 alone",
+        TRAIN,
+        ["trainer.max_epochs=-1"],
+        "trainer.max_epochs must be -1 only with trainer.max_steps or trainer.max_time set (else it "
+        "never ends) (got -1)",
+    ),
+    (
+        "max_steps 0",
+        TRAIN,
+        ["trainer.max_steps=0"],
+        "trainer.max_steps must be an integer >= 1, or -1 for no step limit (got 0)",
+    ),
+    (
+        "no train batches",
+        TRAIN,
+        ["trainer.limit_train_batches=0"],
+        "trainer.limit_train_batches must be a fraction in (0, 1] of each epoch, or a number of batches >= 1 "
+        "(got 0)",
+    ),
+    (
+        "val fraction > 1",
+        TRAIN,
+        ["trainer.limit_val_batches=1.5"],
+        "trainer.limit_val_batches must be a fraction in [0, 1] of each epoch, or a number of batches >= 0 "
+        "(got 1.5)",
+    ),
+    (
+        "clip negative",
+        TRAIN,
+        ["trainer.gradient_clip_val=-1"],
+        "trainer.gradient_clip_val must be a number >= 0, or null for no clipping (got -1)",
+    ),
+    (
+        "clip algorithm",
+        TRAIN,
+        ["trainer.gradient_clip_algorithm=max"],
+        "trainer.gradient_clip_algorithm must be one of norm, value (got 'max')",
+    ),
+    (
+        "precision",
+        TRAIN,
+        ["trainer.precision=banana"],
+        "trainer must be settings that lightning.pytorch.Trainer accepts: Precision 'banana' is invalid. "
+        "Allowed precision values: ('transformer-engine', 'transformer-engine-float16', '16-true', "
+        "'16-mixed', 'bf16-true', 'bf16-mixed', '32-true', '64-true', 64, 32, 16, '64', '32', '16', 'bf16')",
+    ),
+    ("unknown root key", TRAIN, ["+foo=1"], "foo must be a key rnnlab reads (got 1): unknown key"),
+    (
+        "misspelled root key",
+        TRAIN,
+        ["+seeds=1"],
+        "seeds must be a key rnnlab reads; did you mean seed? (got 1): unknown key",
+    ),
+    (
+        "unknown model key",
+        TRAIN,
+        ["+model.hiden_size=8"],
+        "model.hiden_size must be a setting that rnnlab.models.RecurrentNet takes; did you mean hidden_size? "
+        "(got 8): unknown key",
+    ),
+    (
+        "unknown trainer key",
+        TRAIN,
+        ["+trainer.maxepochs=3"],
+        "trainer.maxepochs must be a setting that lightning.pytorch.Trainer takes; did you mean max_epochs? "
+        "(got 3): unknown key",
+    ),
+    (
+        "unknown data key",
+        TRAIN,
+        ["+data.windows=8"],
+        "data.windows must be a setting that rnnlab.data.SineDataModule takes; did you mean window? "
+        "(got 8): unknown key",
+    ),
+    ("test not bool", TRAIN, ["test=maybe"], "test must be true or false (got 'maybe')"),
+    ("overwrite not bool", TRAIN, ["overwrite=yes"], "overwrite must be true or false (got 'yes')"),
+    (
+        "probe text",
+        TRAIN,
+        ["probe=abc"],
+        "probe must be a non-empty list of numbers (a window to forecast from), or null (got 'abc')",
+    ),
+    ("optimized_mode", TRAIN, ["optimized_mode=up"], "optimized_mode must be one of min, max (got 'up')"),
+    (
+        "threads text",
+        TRAIN,
+        ["threads=abc"],
+        "threads must be an integer >= 1, or null for every core (shared between parallel jobs) (got 'abc')",
+    ),
+    (
+        "hidden size text",
+        TRAIN,
+        ["model.hidden_size=abc"],
+        "model.hidden_size must be an integer >= 1 (got 'abc')",
+    ),
+    (
+        "batch size text",
+        TRAIN,
+        ["data.batch_size=abc"],
+        "data.batch_size must be an integer >= 1 (got 'abc')",
+    ),
+    (
+        "two splits",
+        TRAIN,
+        ["data.splits=[0.5,0.5]"],
+        "data.splits must be three fractions that sum to 1 (train and val > 0, test >= 0) (got [0.5, 0.5])",
+    ),
+    (
+        "no test split for a forecast",
+        TRAIN,
+        ["data.splits=[0.8,0.2,0.0]"],
+        "data.splits must be a test fraction > 0 (this task needs a test split) (got [0.8, 0.2, 0.0])",
+    ),
+    (
+        "sine too short",
+        TRAIN,
+        ["data.length=100"],
+        "data.length must be a series of at least 217 steps for data.splits [0.7, 0.15, 0.15]: it has 100; "
+        "the test split would hold 15 and needs at least 33",
+    ),
+    (
+        "window too long",
+        TRAIN,
+        ["data.window=590"],
+        "data.window must be <= 568 so that window + rollout_steps (32) fits the test split of 600 steps "
+        "(got 590)",
+    ),
+    (
+        "counting zero step",
+        TRAIN,
+        ["data=counting", "data.steps=[0]"],
+        "data.steps must be a non-zero integer or a list of them (got [0])",
+    ),
+    (
+        "scheduler interval",
+        TRAIN,
+        ["scheduler=plateau", "scheduler.interval=hour"],
+        "scheduler.interval must be one of epoch, step (got 'hour')",
+    ),
+    (
+        "checkpoint monitor",
+        TRAIN,
+        [*FAST, "callbacks.model_checkpoint.monitor=val/los"],
+        "`ModelCheckpoint(monitor='val/los')` could not find the monitored key in the returned metrics: "
+        "['train/loss', 'train/loss_step', 'train/grad_norm', 'val/loss', 'val/mae', 'val/mse', 'val/naive_mae', "
+        "'val/naive_mse', 'val/snaive_mae', 'val/snaive_mse', 'train/loss_epoch', 'epoch', 'step']. HINT: Did you call `log('val/los', value)` in "
+        "the `LightningModule`?",
+    ),
+    (
+        "eval without ckpt_path",
+        "rnnlab-eval",
+        [],
+        "ckpt_path must be the path of a checkpoint written by rnnlab-train (ckpt_path=<run>/checkpoints/last.ckpt)",
+    ),
+    (
+        "sample without ckpt_path",
+        "rnnlab-sample",
+        [],
+        "ckpt_path must be the path of a checkpoint written by rnnlab-train (ckpt_path=<run>/checkpoints/last.ckpt)",
+    ),
+    (
+        "sample length text",
+        "rnnlab-sample",
+        ["ckpt_path=x", "length=abc"],
+        "length must be an integer >= 0 (got 'abc')",
+    ),
+    (
+        "sample seed text",
+        "rnnlab-sample",
+        ["ckpt_path={text}", "seed=abc"],
+        "seed must be an integer >= 0 (got 'abc')",
+    ),
+    (
+        "sample a forecaster",
+        "rnnlab-sample",
+        ["ckpt_path={sine}"],
+        "ckpt_path must be a language model's checkpoint (trained with data=text) (got '{sine}')",
+    ),
+    (
+        "ckpt_path a dir",
+        TRAIN,
+        ["ckpt_path={tmp}"],
+        "ckpt_path must be an existing checkpoint file (got '{tmp}')",
+    ),
+    (
+        "ckpt_path empty file",
+        TRAIN,
+        ["ckpt_path={empty}"],
+        "ckpt_path must be a readable checkpoint (got '{empty}'): loading failed (EOFError): the file is "
+        "truncated, corrupt, not a checkpoint, or holds objects other than tensors and plain data",
+    ),
+    (
+        "text checkpoint in a sine run",
+        TRAIN,
+        [*FAST, "ckpt_path={text}"],
+        "ckpt_path must be a checkpoint whose weights match this run's model (its data and model settings) "
+        "(got '{text}'): net.backbone.rnn.weight_ih_l0 is (64, 16) in the checkpoint but (256, 1) for this "
+        "run's model (its data and model settings)",
+    ),
+    (
+        "eval a crafted seed",
+        "rnnlab-eval",
+        ["ckpt_path={bad_seed}"],
+        "the checkpoint's stored seed must be an integer in [0, 4294967295], or null for no seed (got -5)",
+    ),
+    (
+        "resume and ckpt_path",
+        TRAIN,
+        ["resume={sine_dir}", "ckpt_path={sine}"],
+        "ckpt_path must be null with resume= (a resumed run continues from its own checkpoints/last.ckpt) "
+        "(got '{sine}')",
+    ),
+    (
+        "resume a broken config",
+        TRAIN,
+        ["resume={broken}"],
+        "resume must be a run with a readable .hydra/config.yaml (got '{broken}'): while parsing a flow "
+        "sequence",
+    ),
+    ("csv latin-1", TRAIN, ["data=series", "data.path={latin1}", "data.column=close"], None),
+    ("csv semicolons", TRAIN, ["data=series", "data.path={semicolon}", "data.column=close"], None),
+    ("csv too short", TRAIN, ["data=series", "data.path={short}", "data.column=close"], None),
+    (
+        "csv delimiter",
+        TRAIN,
+        ["data=series", "data.path={short}", "data.column=close", "data.delimiter=ab"],
+        None,
+    ),
+    ("text too short", TRAIN, ["data=text", "data.path={tiny}"], None),
+    ("text latin-1", TRAIN, ["data=text", "data.path={latin1}"], None),
+]
+
+# the messages that name a file made by the fixture below
+FILE_MESSAGES = {
+    "csv latin-1": "data.path must be a UTF-8 CSV file (got '{latin1}'): byte 0xe9 at offset 17 is not valid "
+    "UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
+    "csv semicolons": "data.column must be one of the file's columns: date;close (got 'close'): the header "
+    "reads as one column because the file is separated by ';', not ',': set data.delimiter=';'",
+    "csv too short": "data.path must be a series of at least 217 steps for data.splits [0.7, 0.15, 0.15]: it "
+    "has 40; the test split would hold 6 and needs at least 33",
+    "csv delimiter": "data.delimiter must be one character, e.g. ',' or ';' (or tab) (got 'ab')",
+    "text too short": "data.path must be a text of at least 36 characters for data.splits [0.9, 0.05, 0.05]: "
+    "it has 12; the val split would hold 0 and needs at least 2",
+    "text latin-1": "data.path must be a UTF-8 text file (got '{latin1}'): byte 0xe9 at offset 15 is not valid "
+    "UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("mistakes")
+    (base / "latin1.csv").write_bytes("date,close\nd1,caf\xe9\n".encode("latin-1"))
+    (base / "semicolon.csv").write_text("date;close\n" + "".join(f"d{i};{i}\n" for i in range(300)))
+    (base / "short.csv").write_text("date,close\n" + "".join(f"d{i},{i}\n" for i in range(40)))
+    (base / "tiny.txt").write_text("hello world!")
+    (base / "empty.ckpt").write_bytes(b"")
+    checkpoint = torch.load(sine_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["rnnlab"]["config"]["seed"] = -5
+    torch.save(checkpoint, base / "bad_seed.ckpt")
+    (base / "broken" / ".hydra").mkdir(parents=True)
+    (base / "broken" / ".hydra" / "config.yaml").write_text("data: [unclosed\n")
+    (base / "broken" / "checkpoints").mkdir()
+    (base / "broken" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    return {
+        "latin1": base / ("latin1.csv"),
+        "semicolon": base / "semicolon.csv",
+        "short": base / "short.csv",
+        "tiny": base / "tiny.txt",
+        "empty": base / "empty.ckpt",
+        "bad_seed": base / "bad_seed.ckpt",
+        "broken": base / "broken",
+        "tmp": base,
+        "sine": sine_run / "checkpoints" / "last.ckpt",
+        "sine_dir": sine_run,
+        "text": text_run / "checkpoints" / "last.ckpt",
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "args", "message"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+)
+def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args, message):
+    case = request.node.callspec.id
+    paths = dict(files)
+    if case.startswith("text latin-1"):
+        paths["latin1"] = tmp_path / "latin1.txt"
+        paths["latin1"].write_bytes("hello world caf\xe9".encode("latin-1"))
+    message = (message or FILE_MESSAGES[case]).format(**paths)
+    run_dir = tmp_path / "run"
+    extra = [f"hydra.run.dir={run_dir}"] if entry != "rnnlab-sample" else []
+    code, _, stderr = run_entry(entry, *(a.format(**paths) for a in args), *extra)
+    assert code == 2, stderr[-3000:]
+    assert one_line(stderr) == f"{entry}: error: {message}"
+    assert not (run_dir / "checkpoints").exists() or case == "checkpoint monitor"
