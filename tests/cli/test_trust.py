@@ -249,3 +249,50 @@ def test_an_interrupt_mid_epoch_resumes_to_the_same_result(tmp_path, monkeypatch
         last["global_step"]
         == torch.load(whole / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     )
+
+
+# --- suspect results say so ---------------------------------------------------------------------
+def test_a_model_worse_than_the_naive_forecast_is_flagged(tmp_path):
+    run = tmp_path / "run"
+    code, stdout, stderr = run_entry(
+        "rnnlab-train", *FAST, "model=rnn", "optimizer.lr=100", "trainer.max_epochs=2", f"hydra.run.dir={run}"
+    )
+    assert code == 0, stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "ok"
+    (warning,) = metrics["warnings"]
+    ratio = metrics["test/mse"] / metrics["test/naive_mse"]
+    assert ratio > 1
+    assert warning == (
+        f"test/mse {metrics['test/mse']:.4g} is {ratio:.3g}x the last-value naive forecast's "
+        f"{metrics['test/naive_mse']:.4g}: the model forecasts worse than repeating the last value"
+    )
+    assert f"warning: {warning}" in stdout  # under the summary table
+
+
+def test_suspect_results_cover_language_models_and_runs_that_never_stepped():
+    from rnnlab.cli.results import suspect_results
+    from rnnlab.data.spec import TaskSpec
+
+    language = TaskSpec("language", 4, 4, vocab=("<unk>", "a", "b", "c"))
+    assert suspect_results({"val/loss": 1.2}, language, steps=10) == []  # below ln 4 = 1.386
+    (reason,) = suspect_results({"val/loss": 1.5}, language, steps=10)
+    assert reason.startswith("val/loss 1.5 is above ln(vocabulary size) = 1.386")
+    regression = TaskSpec("regression", 1, 4)
+    good = {"test/mse": 0.01, "test/naive_mse": 0.3, "val/mse": 9.0, "val/naive_mse": 0.3}
+    assert suspect_results(good, regression, steps=10) == []  # the test split decides
+    (untrained,) = suspect_results(good, regression, steps=0)
+    assert "no optimizer step ran" in untrained
+
+
+def test_a_sweep_dir_with_unreadable_job_files_still_reports(tmp_path):
+    from rnnlab.cli.report import read_sweep
+
+    for job in ("0", "1"):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+    (tmp_path / "0" / "metrics.json").write_text("{not json")
+    (tmp_path / "1" / "metrics.json").write_text('{"status": "ok", "val/loss": 0.5}')
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text("- [unclosed")
+    first, second = read_sweep(tmp_path)
+    assert first.metrics == {"status": "unreadable", "error": "metrics.json is not a JSON object of metrics"}
+    assert second.metrics["val/loss"] == 0.5 and second.overrides == []

@@ -49,16 +49,29 @@ def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
+def _read(path: Path, parse, empty):
+    """A job file parsed, ``empty()`` when absent; a file that does not parse (a sweep dir is
+    someone's files) reads as None, which the caller turns into an unreadable job."""
+    if not path.is_file():
+        return empty()
+    try:
+        return parse(path.read_text(errors="replace"))
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
 def read_sweep(sweep: Path) -> list[Job]:
     jobs = []
     for job_dir in sorted(
         (p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
     ):
-        overrides_file = job_dir / ".hydra" / "overrides.yaml"
-        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
-        metrics_file = job_dir / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        jobs.append(Job(job_dir.name, list(overrides or []), metrics))
+        overrides = _read(job_dir / ".hydra" / "overrides.yaml", yaml.safe_load, list)
+        metrics = _read(job_dir / "metrics.json", json.loads, dict)
+        if not isinstance(metrics, dict):
+            metrics = {"status": "unreadable", "error": "metrics.json is not a JSON object of metrics"}
+        jobs.append(
+            Job(job_dir.name, [str(o) for o in overrides] if isinstance(overrides, list) else [], metrics)
+        )
     values: dict[str, set[str]] = {}
     for job in jobs:
         for override in job.overrides:
@@ -71,8 +84,9 @@ def read_sweep(sweep: Path) -> list[Job]:
 
 def default_metric(sweep: Path) -> str:
     for config in sorted(sweep.glob("*/.hydra/config.yaml")):
-        metric = (yaml.safe_load(config.read_text()) or {}).get("optimized_metric")
-        if metric:
+        stored = _read(config, yaml.safe_load, dict)
+        metric = stored.get("optimized_metric") if isinstance(stored, dict) else None
+        if isinstance(metric, str) and metric:
             return metric
     return "val/loss"
 
