@@ -68,7 +68,7 @@ def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
     from rnnlab.cli import sample as sample_cli
     from rnnlab.cli import train as train_cli
 
-    main = {"rnnlab-train": train_cli.main, "rnnlab-eval": eval_cli.main, "rnnlab-sample": sample_cli.main}[
+    main = {"rnnlab-train": train_cli.cli, "rnnlab-eval": eval_cli.cli, "rnnlab-sample": sample_cli.cli}[
         entry
     ]
     stdout, stderr = io.StringIO(), io.StringIO()

@@ -103,6 +103,36 @@ MISTAKES = [
     ),
     ("unknown root key", TRAIN, ["+foo=1"], "foo must be a key rnnlab reads (got 1): unknown key"),
     (
+        "unknown key without +",
+        TRAIN,
+        ["foo=1"],
+        "foo must be a key the config has (--cfg job lists them; +foo=1 adds a new one)",
+    ),
+    (
+        "misspelled nested key",
+        TRAIN,
+        ["model.hiden_size=8"],
+        "model.hiden_size must be a key the config has (--cfg job lists them; +model.hiden_size=8 adds a new one)",
+    ),
+    (
+        "unknown group option",
+        TRAIN,
+        ["model=transformer"],
+        "model must be one of gru, lstm, lstm_ln, rnn (got 'transformer'): no conf/model/transformer.yaml",
+    ),
+    (
+        "unparsable override",
+        TRAIN,
+        ["model.hidden_size=["],
+        "model.hidden_size=[ must be an override key=value (no viable alternative at input '['; see https://hydra.cc/docs/advanced/override_grammar/basic)",
+    ),
+    (
+        "eval unknown key",
+        "rnnlab-eval",
+        ["seed=1"],
+        "seed must be a key the config has (--cfg job lists them; +seed=1 adds a new one)",
+    ),
+    (
         "misspelled root key",
         TRAIN,
         ["+seeds=1"],

@@ -11,7 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.cli import skip_exit_gc
+from rnnlab.cli import run_entry_point, skip_exit_gc
 from rnnlab.cli.settings import CONFIG_DIR
 from rnnlab.cli.train import probe
 from rnnlab.errors import ConfigError
@@ -78,5 +78,10 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
+def cli() -> None:
+    """The ``rnnlab-eval`` console script."""
+    run_entry_point(main, "rnnlab-eval")
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -10,7 +10,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import skip_exit_gc
+from rnnlab.cli import run_entry_point, skip_exit_gc
 from rnnlab.cli.settings import CONFIG_DIR
 from rnnlab.errors import ConfigError, check_int, check_number
 
@@ -54,5 +54,10 @@ def main(cfg: DictConfig) -> None:
     print(text)
 
 
+def cli() -> None:
+    """The ``rnnlab-sample`` console script."""
+    run_entry_point(main, "rnnlab-sample")
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.cli import skip_exit_gc
+from rnnlab.cli import run_entry_point, skip_exit_gc
 from rnnlab.cli.launch import in_sweep, process_rank, torch_threads
 from rnnlab.cli.settings import CONFIG_DIR, config_groups
 from rnnlab.errors import ConfigError, first_line
@@ -302,5 +302,10 @@ def main(cfg: DictConfig) -> float | None:
     return value
 
 
+def cli() -> None:
+    """The ``rnnlab-train`` console script."""
+    run_entry_point(main, "rnnlab-train")
+
+
 if __name__ == "__main__":
-    main()
+    cli()
