@@ -95,19 +95,27 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+def _finished_run(tmp_path_factory, name: str, args: list[str]) -> Path:
+    run = tmp_path_factory.mktemp(name) / "run"
+    code, _, stderr = run_entry("rnnlab-train", *args, f"hydra.run.dir={run}")
+    assert code == 0, stderr[-3000:]
+    return run
+
+
 @pytest.fixture(scope="session")
 def text_run(tmp_path_factory) -> Path:
     """A finished character-level run (debug=fast), trained once per test session."""
-    run = tmp_path_factory.mktemp("text") / "run"
-    code, _, stderr = run_entry("rnnlab-train", *TEXT, f"hydra.run.dir={run}")
-    assert code == 0, stderr[-3000:]
-    return run
+    return _finished_run(tmp_path_factory, "text", TEXT)
 
 
 @pytest.fixture(scope="session")
 def sine_run(tmp_path_factory) -> Path:
     """A finished forecasting run (debug=fast, the default task), trained once per session."""
-    run = tmp_path_factory.mktemp("sine") / "run"
-    code, _, stderr = run_entry("rnnlab-train", *FAST, f"hydra.run.dir={run}")
-    assert code == 0, stderr[-3000:]
-    return run
+    return _finished_run(tmp_path_factory, "sine", FAST)
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """``run_cli``'s result, from a run in this process (``run_entry``): the same exit code,
+    stdout and stderr for rnnlab-train, -eval and -sample, without starting Python again."""
+    code, stdout, stderr = run_entry(*args)
+    return subprocess.CompletedProcess(list(args), code, stdout, stderr)

@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from rnnlab.callbacks import hidden_state_gradients
 from rnnlab.models import RecurrentNet
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_main
 
 
 def _by_cutting_the_sequence(net, x, y):
@@ -72,7 +72,7 @@ def test_float64_tells_a_vanished_gradient_from_zero():
 
 def test_a_run_logs_gradient_flow_grad_norms_and_attention(tmp_path):
     run = tmp_path / "run"
-    result = run_cli(
+    result = run_main(
         "rnnlab-train",
         *FAST,
         "model.head=attention",

@@ -15,7 +15,7 @@ from omegaconf import open_dict
 from rnnlab.callbacks import TrainingDiverged
 from rnnlab.cli.checkpoint import read_checkpoint
 from rnnlab.cli.train import _advice, train
-from tests.conftest import CONFIG_DIR, FAST, run_cli
+from tests.conftest import CONFIG_DIR, FAST, run_main
 
 TASKS = {
     "sine": ["data.length=1200", "model.hidden_size=16", "model.num_layers=2", "model.dropout=0.2"],
@@ -67,9 +67,9 @@ def test_run_dir_holds_env_json_with_versions_and_commit(tmp_path):
 @pytest.mark.slow
 def test_a_stopped_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     common = [*TASKS["sine"], "callbacks.rich_progress_bar=null", "trainer.limit_train_batches=8"]
-    whole = run_cli("rnnlab-train", *common, "trainer.max_epochs=4", f"hydra.run.dir={tmp_path / 'whole'}")
-    part = run_cli("rnnlab-train", *common, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'part'}")
-    resumed = run_cli(
+    whole = run_main("rnnlab-train", *common, "trainer.max_epochs=4", f"hydra.run.dir={tmp_path / 'whole'}")
+    part = run_main("rnnlab-train", *common, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'part'}")
+    resumed = run_main(
         "rnnlab-train",
         f"resume={tmp_path / 'part'}",
         "trainer.max_epochs=4",
@@ -112,7 +112,7 @@ def test_a_signal_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, sig
     checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] > 0
     assert "Seed set to 42" in (run_dir / "train.log").read_text()  # nothing written is lost
-    finish = run_cli(
+    finish = run_main(
         "rnnlab-train",
         f"resume={run_dir}",
         f"trainer.max_epochs={checkpoint['epoch'] + 1}",
@@ -124,10 +124,10 @@ def test_a_signal_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, sig
 
 def test_eval_reproduces_the_test_metrics_from_the_checkpoint_alone(tmp_path):
     train_dir = tmp_path / "train"
-    trained = run_cli("rnnlab-train", *FAST, "data=counting", f"hydra.run.dir={train_dir}")
+    trained = run_main("rnnlab-train", *FAST, "data=counting", f"hydra.run.dir={train_dir}")
     assert trained.returncode == 0, trained.stderr[-2000:]
     best = next((train_dir / "checkpoints").glob("epoch*.ckpt"))
-    result = run_cli("rnnlab-eval", f"ckpt_path={best}", f"hydra.run.dir={tmp_path / 'eval'}")
+    result = run_main("rnnlab-eval", f"ckpt_path={best}", f"hydra.run.dir={tmp_path / 'eval'}")
     assert result.returncode == 0, result.stderr[-2000:]
     original = json.loads((train_dir / "metrics.json").read_text())
     again = json.loads((tmp_path / "eval" / "metrics.json").read_text())
@@ -171,7 +171,7 @@ def test_divergence_stops_with_advice_and_keeps_the_last_good_checkpoint(tmp_pat
 
 
 def test_divergence_before_any_checkpoint(tmp_path):
-    result = run_cli(
+    result = run_main(
         "rnnlab-train",
         *FAST,
         "optimizer=sgd",
@@ -188,7 +188,7 @@ def test_divergence_before_any_checkpoint(tmp_path):
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("fast") / "run"
-    trained = run_cli("rnnlab-train", *FAST, f"hydra.run.dir={run}")
+    trained = run_main("rnnlab-train", *FAST, f"hydra.run.dir={run}")
     assert trained.returncode == 0, trained.stderr[-2000:]
     return run
 
@@ -215,7 +215,7 @@ def test_bad_checkpoint_and_resume_settings(fast_run, tmp_path, args, message):
         "no_ckpt": tmp_path / "no_ckpt",
         "run": run,
     }
-    result = run_cli("rnnlab-train", *(a.format(**paths) for a in args), f"hydra.run.dir={tmp_path / 'new'}")
+    result = run_main("rnnlab-train", *(a.format(**paths) for a in args), f"hydra.run.dir={tmp_path / 'new'}")
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"rnnlab-train: error: {message}")
@@ -225,9 +225,9 @@ def test_bad_checkpoint_and_resume_settings(fast_run, tmp_path, args, message):
 def test_eval_refuses_a_run_without_a_test_split(tmp_path):
     run = tmp_path / "run"
     args = [*FAST, "data=text", "data.seq_len=32", "data.splits=[0.9,0.1,0.0]", "test=false"]
-    trained = run_cli("rnnlab-train", *args, f"hydra.run.dir={run}")
+    trained = run_main("rnnlab-train", *args, f"hydra.run.dir={run}")
     assert trained.returncode == 0, trained.stderr[-2000:]
-    result = run_cli(
+    result = run_main(
         "rnnlab-eval", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'e'}"
     )
     assert result.returncode == 2

@@ -13,12 +13,12 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from rnnlab.cli.train import train
 from rnnlab.errors import ConfigError
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_main
 
 
 def test_a_run_dir_holds_config_logs_checkpoints_and_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("rnnlab-train", *FAST, "model=gru", f"hydra.run.dir={run_dir}")
+    result = run_main("rnnlab-train", *FAST, "model=gru", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
@@ -45,7 +45,7 @@ def test_a_run_dir_holds_config_logs_checkpoints_and_metrics(tmp_path):
 
 def test_lightning_fast_dev_run_still_writes_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("rnnlab-train", "trainer.fast_dev_run=true", f"hydra.run.dir={run_dir}")
+    result = run_main("rnnlab-train", "trainer.fast_dev_run=true", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test/mse" in json.loads((run_dir / "metrics.json").read_text())
 
@@ -55,7 +55,7 @@ def test_lightning_fast_dev_run_still_writes_metrics(tmp_path):
     [("model", "transformer", "gru, lstm, lstm_ln, rnn"), ("data", "mnist", "counting, series, sine, text")],
 )
 def test_unknown_option_name_lists_the_options(tmp_path, group, option, options):
-    result = run_cli("rnnlab-train", f"{group}={option}", f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_main("rnnlab-train", f"{group}={option}", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"rnnlab-train: error: {group} must be one of {options} (got '{option}'): "
@@ -66,7 +66,7 @@ def test_unknown_option_name_lists_the_options(tmp_path, group, option, options)
 
 def test_bad_value_is_one_line_on_stderr_and_nothing_trains(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("rnnlab-train", "model.hidden_size=0", f"hydra.run.dir={run_dir}")
+    result = run_main("rnnlab-train", "model.hidden_size=0", f"hydra.run.dir={run_dir}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "rnnlab-train: error: model.hidden_size must be an integer >= 1 (got 0)"
@@ -143,7 +143,7 @@ def test_run_dirs_are_unique_within_one_second(tmp_path):
 @pytest.mark.slow
 def test_default_run_beats_the_naive_forecast_tenfold(tmp_path):
     """What `make train` runs: the default experiment, start to finish."""
-    result = run_cli("rnnlab-train", f"hydra.run.dir={tmp_path}", "callbacks.rich_progress_bar=null")
+    result = run_main("rnnlab-train", f"hydra.run.dir={tmp_path}", "callbacks.rich_progress_bar=null")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test/mse"] * 10 <= metrics["test/naive_mse"]
@@ -186,7 +186,7 @@ def test_language_model_refuses_a_bidirectional_network(compose_train):
 def tutorial_run(tmp_path_factory):
     """The three-sentence text tutorial, trained once for the tests below."""
     run_dir = tmp_path_factory.mktemp("text_tutorial")
-    result = run_cli("rnnlab-train", "experiment=text_tutorial", f"hydra.run.dir={run_dir}", *FAST[1:])
+    result = run_main("rnnlab-train", "experiment=text_tutorial", f"hydra.run.dir={run_dir}", *FAST[1:])
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
@@ -195,7 +195,7 @@ def test_text_tutorial_completes_hello(tutorial_run):
     metrics = json.loads((tutorial_run / "metrics.json").read_text())
     assert {"val/loss", "val/bpc", "test/loss", "test/bpc", "val/acc"} <= metrics.keys()
     assert metrics["val/bpc"] == pytest.approx(metrics["val/loss"] / math.log(2))
-    result = run_cli(
+    result = run_main(
         "rnnlab-sample",
         f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}",
         "prompt=hello",
@@ -214,7 +214,7 @@ def test_text_tutorial_completes_hello(tutorial_run):
 def test_sampling_is_reproducible_by_seed(tutorial_run):
     ckpt = f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}"
     runs = [
-        run_cli("rnnlab-sample", ckpt, "prompt=how", "length=80", "temperature=1.5", f"seed={s}")
+        run_main("rnnlab-sample", ckpt, "prompt=how", "length=80", "temperature=1.5", f"seed={s}")
         for s in (1, 1, 2)
     ]
     assert all(r.returncode == 0 for r in runs)
@@ -224,7 +224,7 @@ def test_sampling_is_reproducible_by_seed(tutorial_run):
 
 def test_sampling_warns_about_unseen_prompt_characters(tutorial_run):
     ckpt = f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}"
-    result = run_cli("rnnlab-sample", ckpt, "prompt='hello!'", "length=5", "temperature=0")
+    result = run_main("rnnlab-sample", ckpt, "prompt='hello!'", "length=5", "temperature=0")
     assert result.returncode == 0
     assert result.stderr.strip() == "rnnlab-sample: warning: never seen in training, read as <unk>: '!'"
 
@@ -246,10 +246,10 @@ def test_sampling_errors_are_one_line(tutorial_run, tmp_path, case):
 
         torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
     if case == "regression":
-        run = run_cli("rnnlab-train", *FAST, f"hydra.run.dir={tmp_path / 'sine'}")
+        run = run_main("rnnlab-train", *FAST, f"hydra.run.dir={tmp_path / 'sine'}")
         assert run.returncode == 0
         (tmp_path / "sine.ckpt").write_bytes((tmp_path / "sine" / "checkpoints" / "last.ckpt").read_bytes())
-    result = run_cli("rnnlab-sample", *args)
+    result = run_main("rnnlab-sample", *args)
     assert result.returncode == 2
     expected = {
         "missing": "ckpt_path must be an existing checkpoint file",
@@ -306,7 +306,7 @@ def test_sampling_refuses_weights_that_do_not_match_the_stored_config(tutorial_r
     checkpoint = torch.load(tutorial_run / "checkpoints" / "last.ckpt", weights_only=True)
     checkpoint["rnnlab"]["config"]["model"]["hidden_size"] = 7
     torch.save(checkpoint, tmp_path / "edited.ckpt")
-    result = run_cli("rnnlab-sample", f"ckpt_path={tmp_path / 'edited.ckpt'}")
+    result = run_main("rnnlab-sample", f"ckpt_path={tmp_path / 'edited.ckpt'}")
     assert result.returncode == 2
     assert result.stderr.startswith(
         "rnnlab-sample: error: ckpt_path must be a checkpoint whose weights match its stored config"
@@ -323,7 +323,9 @@ def test_text_runs_end_to_end(compose_train, tmp_path, options):
 def test_a_checkpoint_without_a_monitor_keeps_no_best(tmp_path):
     """callbacks.model_checkpoint.monitor=null: checkpoints every epoch, tests the last weights."""
     run = tmp_path / "run"
-    result = run_cli("rnnlab-train", *FAST, "callbacks.model_checkpoint.monitor=null", f"hydra.run.dir={run}")
+    result = run_main(
+        "rnnlab-train", *FAST, "callbacks.model_checkpoint.monitor=null", f"hydra.run.dir={run}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert "val/loss_best" not in metrics and metrics["status"] == "ok" and "test/mse" in metrics
