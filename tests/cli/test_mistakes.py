@@ -379,3 +379,21 @@ def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args,
     assert code == 2, stderr[-3000:]
     assert one_line(stderr) == f"{entry}: error: {message}"
     assert not (run_dir / "checkpoints").exists() or case == "checkpoint monitor"
+
+
+def test_a_checkpoint_with_edited_generator_states_is_one_line(sine_run, tmp_path):
+    checkpoint = torch.load(sine_run / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["rnnlab"]["rng"]["python"] = [1, 2, 3]
+    torch.save(checkpoint, tmp_path / "edited.ckpt")
+    code, _, stderr = run_entry(
+        "rnnlab-train",
+        *FAST,
+        "trainer.max_epochs=2",
+        f"ckpt_path={tmp_path / 'edited.ckpt'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert code == 2
+    assert one_line(stderr) == (
+        "rnnlab-train: error: ckpt_path must be a checkpoint with valid random generator states: "
+        "state vector is the wrong size"
+    )

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 
 import rnnlab
+from rnnlab.errors import ConfigError, first_line
 
 
 class RunConfigCheckpoint(L.Callback):
@@ -36,7 +37,12 @@ class RunConfigCheckpoint(L.Callback):
         rng = checkpoint.get("rnnlab", {}).get("rng")
         if not rng:
             return
-        torch.set_rng_state(rng["torch"])
-        random.setstate((3, tuple(rng["python"]), None))
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        try:
+            torch.set_rng_state(rng["torch"])
+            random.setstate((3, tuple(rng["python"]), None))
+            if rng["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:  # an edited or foreign file
+            raise ConfigError(
+                "ckpt_path", "a checkpoint with valid random generator states", None, first_line(error)
+            ) from None
