@@ -92,17 +92,72 @@ def test_logger_and_callback_options(compose_train, tmp_path):
         assert build._instantiate_all("callbacks", compose_train(f"callbacks={option}").callbacks)
 
 
-@pytest.mark.parametrize("debug", _options("debug"))
-def test_debug_options(compose_train, debug):
-    cfg = compose_train(f"debug={debug}")
-    assert build.build_trainer(cfg) is not None
+def test_debug_fast_is_one_short_epoch_that_still_writes_every_file(compose_train):
+    trainer = build.build_trainer(compose_train("debug=fast"))
+    assert trainer.max_epochs == 1
+    assert (trainer.limit_train_batches, trainer.limit_val_batches, trainer.limit_test_batches) == (2, 2, 2)
+    assert trainer.num_sanity_val_steps == 0 and trainer.log_every_n_steps == 1
+    assert trainer.checkpoint_callback is not None and len(trainer.loggers) == 2  # files still written
+
+
+def test_debug_overfit_trains_and_validates_on_four_batches_without_stopping_early(compose_train):
+    trainer = build.build_trainer(compose_train("debug=overfit"))
+    assert trainer.overfit_batches == 4 and trainer.max_epochs == 100
+    assert not any(type(cb).__name__ == "EarlyStopping" for cb in trainer.callbacks)
+
+
+def test_debug_profile_writes_a_simple_profile_into_the_run_dir(compose_train, tmp_path):
+    from lightning.pytorch.profilers import SimpleProfiler
+
+    trainer = build.build_trainer(compose_train("debug=profile"))
+    assert isinstance(trainer.profiler, SimpleProfiler) and trainer.max_epochs == 2
+    assert Path(trainer.profiler.dirpath) == tmp_path and trainer.profiler.filename == "profile"
+
+
+def test_debug_options_are_each_tested():
+    assert _options("debug") == ["fast", "overfit", "profile"]
+
+
+EXPERIMENTS = {  # what each recipe promises, as the built objects show it
+    "counting_tutorial": {
+        "data": "CountingDataModule",
+        "hidden": 32,
+        "epochs": 30,
+        "probe": [95, 96, 97, 98, 99],
+    },
+    "sine_lstm": {"data": "SineDataModule", "hidden": 64, "epochs": 20, "lr": 0.003},
+    "text_shakespeare": {
+        "data": "CharTextDataModule",
+        "hidden": 384,
+        "layers": 2,
+        "steps": 860,
+        "stateful": True,
+    },
+    "text_tutorial": {"data": "CharTextDataModule", "hidden": 64, "epochs": 150, "lr": 0.01},
+}
 
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
-def test_experiment_options(compose_train, experiment):
-    cfg = compose_train(f"experiment={experiment}")
-    task = build.build_task(cfg, build.build_datamodule(cfg).spec)
-    assert build.build_trainer(cfg) is not None and task is not None
+def test_experiment_options_build_what_they_promise(compose_train, tmp_path, experiment):
+    expected = EXPERIMENTS[experiment]
+    extra = []
+    if experiment == "text_shakespeare":  # the corpus is the user's file
+        (tmp_path / "corpus.txt").write_text("To be, or not to be, that is the question.\n" * 2500)
+        extra = [f"data.path={tmp_path / 'corpus.txt'}"]
+    cfg = compose_train(f"experiment={experiment}", *extra)
+    datamodule = build.build_datamodule(cfg)
+    task = build.build_task(cfg, datamodule.spec)
+    trainer = build.build_trainer(cfg)
+    assert type(datamodule).__name__ == expected["data"]
+    assert task.net.backbone.hidden_size == expected["hidden"]
+    assert task.net.backbone.num_layers == expected.get("layers", 1)
+    assert trainer.max_epochs == expected.get("epochs", -1)
+    assert trainer.max_steps == expected.get("steps", -1)
+    assert datamodule.spec.stateful == expected.get("stateful", False)
+    if "lr" in expected:
+        assert task.configure_optimizers().defaults["lr"] == expected["lr"]
+    assert (None if cfg.probe is None else list(cfg.probe)) == expected.get("probe")
+    assert set(EXPERIMENTS) == set(_options("experiment"))
 
 
 def test_seed_zero_is_a_seed(compose_train):

@@ -3,12 +3,12 @@
 import csv
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from rnnlab.cli.launch import available_cores
 from rnnlab.cli.report import main as report_main
 from rnnlab.cli.report import read_sweep, summarize
 from tests.conftest import FAST, run_cli
@@ -115,17 +115,24 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_shared_threads(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = read_sweep(tmp_path)
     assert [job.status for job in jobs] == ["ok", "ok"]
-    cores = os.cpu_count() or 1
+    cores = available_cores()  # the affinity mask: a pinned CI job may see fewer than os.cpu_count()
     for job in jobs:
         env = json.loads((tmp_path / job.name / "env.json").read_text())
         assert env["torch_threads"] == max(1, cores // 2)  # 2 jobs at once share the cores
 
 
 def test_threads_setting(compose_train):
-    from rnnlab.cli.train import torch_threads
+    import torch
+
+    from rnnlab.cli.launch import torch_threads
     from rnnlab.errors import ConfigError
 
-    assert torch_threads(1) == 1
-    with pytest.raises(ConfigError, match=r"^threads must be an integer >= 1, or null for every core"):
-        torch_threads(0)
-    torch_threads(None)
+    before = torch.get_num_threads()
+    try:
+        assert torch_threads(1) == 1 and torch.get_num_threads() == 1
+        with pytest.raises(ConfigError, match=r"^threads must be an integer >= 1, or null for every core"):
+            torch_threads(0)
+        # null outside a sweep: every core this process may run on
+        assert torch_threads(None) == available_cores() == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -42,8 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     if config.get("seed") is not None:
         L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = build.build_datamodule(config)
-    with_test = datamodule.spec.objective != "language" or "test" in datamodule.ids
-    if not with_test:
+    if not datamodule.spec.test_splits:
         raise ConfigError(
             "ckpt_path", "a checkpoint of a run whose data has a test split", str(cfg.ckpt_path)
         )

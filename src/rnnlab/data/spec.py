@@ -79,7 +79,7 @@ class TaskSpec:
     season: the known period in steps, for the seasonal naive baseline.
     rollout_steps: how many steps the test targets hold, for the autoregressive rollout.
     integer_targets: the targets are whole numbers (adds exact-match accuracy).
-    test_splits: names of the test dataloaders, in order.
+    test_splits: names of the test dataloaders, in order (empty: the data has no test split).
     vocab: the characters of a language task, index = token id (index 0 is <unk>).
     input_encoding: "dense" (real features), "embedding" or "one_hot" (token ids).
     stateful: language batches are contiguous streams whose hidden state carries over.

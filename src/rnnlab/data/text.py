@@ -42,7 +42,6 @@ class TokenWindows(Dataset):
     """
 
     def __init__(self, ids: torch.Tensor, starts: torch.Tensor, seq_len: int) -> None:
-        self.ids = ids
         self.starts = starts
         # every window of seq_len + 1 ids as a strided view (no copy); a batch is one
         # index_select of whole rows (4x faster here than gathering id by id)
@@ -166,6 +165,7 @@ class CharTextDataModule(L.LightningDataModule):
             vocab=self.vocab.chars,
             input_encoding="one_hot" if self.one_hot else "embedding",
             stateful=self.stateful,
+            test_splits=("test",) if "test" in self.ids else (),  # splits [..., ..., 0]: none
         )
 
     def _loader(self, split: str) -> DataLoader:
