@@ -97,3 +97,33 @@ def test_a_run_logs_gradient_flow_grad_norms_and_attention(tmp_path):
     assert {"gradflow/first_over_last", "gradflow/first", "gradflow/last", "train/grad_norm"} <= scalars
     assert len(events.Scalars("train/grad_norm")) == 2  # debug=fast: 2 steps, every step asked
     assert all(event.value > 0 for event in events.Scalars("train/grad_norm"))
+
+
+def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compose_train, caplog):
+    import logging
+
+    from rnnlab.callbacks import AttentionPlot, ForecastPlot, GradientFlow, TextSample
+    from rnnlab.cli import build
+    from rnnlab.tasks import CharLanguageModel, SequenceRegressor, TaskModule
+
+    cfg = compose_train("data=text", "data.seq_len=16", *FAST)
+    datamodule = build.build_datamodule(cfg)
+    task = build.build_task(cfg, datamodule.spec)
+    trainer = build.build_trainer(cfg)
+    callbacks = {type(cb).__name__: cb for cb in trainer.callbacks}
+    with caplog.at_level(logging.INFO):
+        for cb in callbacks.values():
+            cb.setup(trainer, task, "fit")
+    assert callbacks["TextSample"].active and callbacks["GradientFlow"].active
+    assert not callbacks["ForecastPlot"].active and not callbacks["AttentionPlot"].active
+    line = "ForecastPlot is off for this run: it serves SequenceRegressor tasks, and this run's is "
+    assert f"{line}CharLanguageModel" in caplog.text
+    assert ForecastPlot.serves is AttentionPlot.serves is SequenceRegressor
+    assert TextSample.serves is CharLanguageModel and GradientFlow.serves is TaskModule
+    every_5 = GradientFlow(every_n_epochs=5)  # after epochs 5, 10, ... and the last one (trainer.max_epochs)
+    due = []
+    for epoch in range(12):
+        trainer.fit_loop.epoch_progress.current.completed = epoch
+        trainer.fit_loop.max_epochs = 12
+        due.append(every_5.due(trainer))
+    assert [epoch + 1 for epoch, d in enumerate(due) if d] == [5, 10, 12]

@@ -45,7 +45,7 @@ def test_mean_and_attention_heads_pool_over_time():
     torch.testing.assert_close(mean(outputs), mean.linear(outputs.mean(dim=1)))
     attention = HEADS["attention"](HIDDEN, OUT)
     prediction = attention(outputs)
-    weights = attention.weights
+    weights = attention.attention(outputs)
     assert weights.shape == (BATCH, TIME)
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(BATCH))
     pooled = (weights.unsqueeze(-1) * outputs).sum(dim=1)
@@ -57,8 +57,21 @@ def test_mean_and_attention_heads_pool_over_time():
         attention.score[2].weight.fill_(10.0)
     spike = torch.zeros(1, TIME, HIDDEN)
     spike[0, 3, 0] = 1.0
-    attention(spike)
-    assert attention.weights[0].argmax() == 3 and attention.weights[0, 3] > 0.99
+    weights = attention.attention(spike)
+    assert weights[0].argmax() == 3 and weights[0, 3] > 0.99
+
+
+def test_a_network_gives_its_attention_weights_without_a_forward_pass_side_effect():
+    net = RecurrentNet("gru", FEATURES, OUT, HIDDEN, head="attention").eval()
+    x = torch.randn(BATCH, TIME, FEATURES)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    weights = net.attention(x)
+    assert weights.shape == (BATCH, TIME)
+    torch.testing.assert_close(weights, net.head.attention(net.hidden(x)[0]))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert not hasattr(net.head, "weights")  # nothing kept from the last batch
+    with pytest.raises(TypeError, match=r"^attention needs model\.head=attention"):
+        RecurrentNet("gru", FEATURES, OUT, HIDDEN).attention(x)
 
 
 def test_cells_are_the_torch_modules_they_name():

@@ -1,6 +1,7 @@
 """Callbacks: what a researcher looks at in TensorBoard, and what keeps runs safe."""
 
 from rnnlab.callbacks.attention_plot import AttentionPlot
+from rnnlab.callbacks.base import TaskCallback
 from rnnlab.callbacks.forecast_plot import ForecastPlot
 from rnnlab.callbacks.gradients import GradientFlow, GradientNorm, hidden_state_gradients
 from rnnlab.callbacks.run_config import RunConfigCheckpoint
@@ -16,6 +17,7 @@ __all__ = [
     "GradientNorm",
     "RunConfigCheckpoint",
     "RunInterrupted",
+    "TaskCallback",
     "TextSample",
     "TrainingDiverged",
     "hidden_state_gradients",

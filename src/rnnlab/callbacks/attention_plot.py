@@ -6,22 +6,27 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from rnnlab.callbacks.base import TaskCallback
 from rnnlab.models.heads import AttentionHead
+from rnnlab.tasks import SequenceRegressor
 
 
-class AttentionPlot(L.Callback):
+class AttentionPlot(TaskCallback):
     """After validation (every ``every_n_epochs``), runs the first validation example
-    through a network with ``model.head=attention`` and logs ``val/attention``: the input
-    window above and the weight the head gives each of its steps below. Other heads: nothing."""
+    through a forecaster with ``model.head=attention`` and logs ``val/attention``: the input
+    window above and the weight the head gives each of its steps below."""
 
-    def __init__(self, every_n_epochs: int = 1) -> None:
-        self.every_n_epochs = every_n_epochs
+    serves = SequenceRegressor
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        head = getattr(getattr(pl_module, "net", None), "head", None)
-        if not isinstance(head, AttentionHead) or trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        if trainer.current_epoch % self.every_n_epochs:
+    def applies(self, pl_module) -> str | None:
+        if reason := super().applies(pl_module):
+            return reason
+        if not isinstance(pl_module.net.head, AttentionHead):
+            return "the network's head is not model.head=attention"
+        return None
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: SequenceRegressor) -> None:
+        if not self.active or trainer.sanity_checking or not trainer.is_global_zero or not self.due(trainer):
             return
         tensorboard = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         loader = trainer.val_dataloaders
@@ -29,8 +34,7 @@ class AttentionPlot(L.Callback):
             return
         x = loader.dataset[0][0].unsqueeze(0).to(pl_module.device)
         with torch.no_grad():
-            pl_module(x)
-        weights = head.weights[0].cpu()
+            weights = pl_module.net.attention(pl_module.network_input(x))[0].cpu()
         figure = _figure(x[0, :, 0].cpu(), weights)
         tensorboard.experiment.add_figure("val/attention", figure, trainer.global_step)
 

@@ -6,29 +6,30 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from rnnlab.callbacks.base import TaskCallback
+from rnnlab.tasks import SequenceRegressor
 
-class ForecastPlot(L.Callback):
+
+class ForecastPlot(TaskCallback):
     """Plots ``num_examples`` windows spread over the val (or test) split: the input history,
     the true continuation and the model's forecast, in the series' original units. The test
-    figure shows the autoregressive rollout over the whole test target."""
+    figure shows the autoregressive rollout over the whole test target. Forecasting tasks."""
+
+    serves = SequenceRegressor
 
     def __init__(self, num_examples: int = 4, every_n_epochs: int = 1) -> None:
+        super().__init__(every_n_epochs)
         self.num_examples = num_examples
-        self.every_n_epochs = every_n_epochs
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not hasattr(pl_module, "rollout"):
-            return
-        if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
-            return
-        self._log(trainer, pl_module, "val", trainer.val_dataloaders)
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: SequenceRegressor) -> None:
+        if self.active and not trainer.sanity_checking and self.due(trainer):
+            self._log(trainer, pl_module, "val", trainer.val_dataloaders)
 
-    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not hasattr(pl_module, "rollout"):
-            return
-        self._log(trainer, pl_module, "test", trainer.test_dataloaders)
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: SequenceRegressor) -> None:
+        if self.active:
+            self._log(trainer, pl_module, "test", trainer.test_dataloaders)
 
-    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, loader) -> None:
+    def _log(self, trainer: L.Trainer, pl_module: SequenceRegressor, split: str, loader) -> None:
         tensorboard = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is None or not trainer.is_global_zero or loader is None:
             return

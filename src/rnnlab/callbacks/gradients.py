@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from rnnlab.callbacks.base import TaskCallback
 from rnnlab.models.scratch import ScratchRecurrent
 
 
@@ -52,16 +53,16 @@ def hidden_state_gradients(
     return torch.stack([g.norm() for g in grads]).detach().cpu()
 
 
-class GradientFlow(L.Callback):
+class GradientFlow(TaskCallback):
     """Measures ||dL/dh_t|| per time step on a fixed validation batch before training and
     every ``every_n_epochs`` epochs. Scalars ``gradflow/first_over_last`` (the norm at the
     first step over the norm at the last: how much of the signal reaches the start of the
     window), ``gradflow/first`` and ``gradflow/last``; ``<run>/gradflow.json`` with every
     curve; at the end of training one TensorBoard figure of all the curves
-    (``gradflow/norms``, log scale)."""
+    (``gradflow/norms``, log scale). Any task: every TaskModule has ``batch_loss``."""
 
     def __init__(self, every_n_epochs: int = 1, num_examples: int = 32) -> None:
-        self.every_n_epochs = every_n_epochs
+        super().__init__(every_n_epochs)
         self.num_examples = num_examples
         self.history: list[dict] = []
         self._batch = None
@@ -78,7 +79,7 @@ class GradientFlow(L.Callback):
         self.history = list(state_dict.get("history", []))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        if self.due(trainer):
             self._measure(trainer, pl_module)
 
     def summary_metrics(self) -> dict[str, float]:
@@ -98,7 +99,7 @@ class GradientFlow(L.Callback):
         return tuple(part.to(pl_module.device) for part in self._batch)
 
     def _measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or not hasattr(pl_module, "batch_loss"):
+        if not self.active or not trainer.is_global_zero:
             return
         # a measurement draws no random numbers from the run (iterating a DataLoader draws a
         # seed): a resumed run stays identical to one that never stopped

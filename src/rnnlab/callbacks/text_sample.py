@@ -8,11 +8,16 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from rnnlab.callbacks.base import TaskCallback
+from rnnlab.tasks import CharLanguageModel
 
-class TextSample(L.Callback):
+
+class TextSample(TaskCallback):
     """Samples ``length`` characters after ``prompt`` with its own seeded generator (so
     training's random stream is untouched and epochs are comparable), logs them to
-    TensorBoard's TEXT tab and appends them to ``<run>/samples.txt``. Language tasks only."""
+    TensorBoard's TEXT tab and appends them to ``<run>/samples.txt``. Language tasks."""
+
+    serves = CharLanguageModel
 
     def __init__(
         self,
@@ -23,17 +28,15 @@ class TextSample(L.Callback):
         seed: int = 0,
         every_n_epochs: int = 1,
     ) -> None:
+        super().__init__(every_n_epochs)
         self.prompt = prompt
         self.length = length
         self.temperature = temperature
         self.top_k = top_k
         self.seed = seed
-        self.every_n_epochs = every_n_epochs
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not hasattr(pl_module, "sample") or trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        if trainer.current_epoch % self.every_n_epochs:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: CharLanguageModel) -> None:
+        if not self.active or trainer.sanity_checking or not trainer.is_global_zero or not self.due(trainer):
             return
         generator = torch.Generator().manual_seed(self.seed)
         text = pl_module.sample(self.prompt, self.length, self.temperature, self.top_k, generator)

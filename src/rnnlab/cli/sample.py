@@ -21,6 +21,7 @@ def sample(cfg: DictConfig) -> str:
 
     from rnnlab.cli.checkpoint import load_checkpoint
     from rnnlab.cli.eval import require_checkpoint
+    from rnnlab.tasks import CharLanguageModel
 
     length = check_int("length", cfg.length, 0)
     top_k = check_int("top_k", cfg.top_k, 0)
@@ -31,7 +32,7 @@ def sample(cfg: DictConfig) -> str:
     if not prompt:
         raise ConfigError("prompt", "at least one character", prompt)
     task, _ = load_checkpoint(require_checkpoint(cfg))
-    if not hasattr(task, "sample"):
+    if not isinstance(task, CharLanguageModel):
         raise ConfigError(
             "ckpt_path", "a language model's checkpoint (trained with data=text)", str(cfg.ckpt_path)
         )

@@ -24,6 +24,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
     import lightning as L
 
+    from rnnlab.callbacks import TaskCallback
     from rnnlab.cli import build
     from rnnlab.cli.checkpoint import BUILT_GROUPS
     from rnnlab.cli.environment import write_environment
@@ -57,7 +58,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
         trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
         metrics.update(scalar_metrics(trainer.callback_metrics))
     for callback in trainer.callbacks:  # e.g. GradientFlow's before/after figures
-        if hasattr(callback, "summary_metrics"):
+        if isinstance(callback, TaskCallback):
             metrics.update(callback.summary_metrics())
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))

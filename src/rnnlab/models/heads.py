@@ -52,7 +52,7 @@ class AttentionHead(nn.Module):
 
         score_t = v . tanh(W h_t + b)      a = softmax over t of score      summary = sum_t a_t h_t
 
-    ``weights`` keeps the last batch's a (batch, time), detached, for plots.
+    ``attention(outputs)`` gives a (batch, time) for plots, without running the rest.
     """
 
     def __init__(self, in_features: int, out_features: int, num_directions: int = 1) -> None:
@@ -61,12 +61,13 @@ class AttentionHead(nn.Module):
             nn.Linear(in_features, in_features), nn.Tanh(), nn.Linear(in_features, 1, bias=False)
         )
         self.linear = nn.Linear(in_features, out_features)
-        self.weights: torch.Tensor | None = None
+
+    def attention(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The weights a (batch, time) over the steps of ``outputs`` (batch, time, features)."""
+        return torch.softmax(self.score(outputs).squeeze(-1), dim=1)
 
     def forward(self, outputs: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.score(outputs).squeeze(-1), dim=1)
-        self.weights = weights.detach()
-        return self.linear(torch.einsum("bt,btf->bf", weights, outputs))
+        return self.linear(torch.einsum("bt,btf->bf", self.attention(outputs), outputs))
 
 
 HEADS = {"last": LastStepHead, "mean": MeanHead, "attention": AttentionHead, "step": PerStepHead}

@@ -7,7 +7,7 @@ from torch import nn
 
 from rnnlab.errors import ConfigError, check_choice, check_int
 from rnnlab.models.backbone import RecurrentBackbone, State
-from rnnlab.models.heads import HEADS
+from rnnlab.models.heads import HEADS, AttentionHead
 
 ENCODINGS = ("dense", "embedding", "one_hot")
 
@@ -93,8 +93,18 @@ class RecurrentNet(nn.Module):
             self.head.linear.weight = self.encoder.weight
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        outputs, state = self.hidden(x, state)
+        return self.head(self.drop(outputs)), state
+
+    def hidden(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """The backbone's per-step outputs (batch, time, features) and its final state."""
         features = self.encoder(x)
         if self.drop_input:
             features = self.drop(features)
-        outputs, state = self.backbone(features, state)
-        return self.head(self.drop(outputs)), state
+        return self.backbone(features, state)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention head's weights (batch, time) over the steps of ``x``; attention head only."""
+        if not isinstance(self.head, AttentionHead):
+            raise TypeError(f"attention needs model.head=attention, not {type(self.head).__name__}")
+        return self.head.attention(self.hidden(x)[0])

@@ -72,6 +72,12 @@ class TaskModule(L.LightningModule):
         }
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
+    def batch_loss(self, batch: tuple[torch.Tensor, ...], net: nn.Module | None = None) -> torch.Tensor:
+        """The training loss of one batch, with this task's network or ``net`` (a copy, maybe
+        in another dtype), touching no state the training carries. Every task has one; the
+        gradient-flow measurement differentiates it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement batch_loss()")
+
     @property
     def hparams_metrics(self) -> list[str]:
         """Metric names shown beside the hyperparameters in TensorBoard's HPARAMS tab."""

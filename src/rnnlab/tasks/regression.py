@@ -67,6 +67,10 @@ class SequenceRegressor(TaskModule):
                 self.per_step[f"{split}_rollout_exact"] = AllExact()
 
     # --- the forecast -----------------------------------------------------------------------
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Windows in original units as the network sees them (scaled)."""
+        return self.spec.scaling.encode(x, self.spec.scaling.offsets(x))
+
     def _scaled_forward(
         self, x: torch.Tensor, net: nn.Module | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
