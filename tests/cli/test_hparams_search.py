@@ -15,13 +15,13 @@ from omegaconf import OmegaConf
 from hydra_plugins.rnnlab_sweepers.optuna import ResumableOptunaSweeper
 from rnnlab.cli.report import read_sweep
 from rnnlab.errors import ConfigError
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_main
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _search(sweep_dir, *overrides: str):
-    result = run_cli(
+    result = run_main(
         "rnnlab-train",
         "-m",
         "hparams_search=sine_optuna",
@@ -90,7 +90,7 @@ def test_trials_of_a_killed_search_are_marked_and_run_anew(tmp_path):
 
 def test_resuming_with_another_search_space_is_refused(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=1")
-    result = run_cli(
+    result = run_main(
         "rnnlab-train",
         "-m",
         "hparams_search=sine_optuna",
@@ -99,9 +99,11 @@ def test_resuming_with_another_search_space_is_refused(tmp_path):
         "model.hidden_size=int(interval(8, 64))",  # was choice(16, 32, 64, 128)
         f"hydra.sweep.dir={tmp_path}",
     )
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
-    assert "hydra.sweeper.params must be the search space the stored study began with" in last
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "rnnlab-train: error: hydra.sweeper.params must be the search space the stored study began with"
+    )
     assert [job.name for job in read_sweep(tmp_path)] == ["0"]  # nothing new ran, nothing lost
 
 

@@ -11,7 +11,7 @@ import yaml
 from rnnlab.cli.launch import available_cores
 from rnnlab.cli.report import main as report_main
 from rnnlab.cli.report import read_sweep, summarize
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_cli, run_main
 
 
 def _fake_job(sweep: Path, name: str, overrides: list[str], metrics: dict) -> None:
@@ -71,7 +71,7 @@ def test_report_of_a_directory_without_jobs(tmp_path, capsys):
 
 
 def test_failing_jobs_do_not_end_the_sweep(tmp_path):
-    result = run_cli(
+    result = run_main(
         "rnnlab-train",
         "-m",
         *FAST,
