@@ -154,3 +154,15 @@ def test_seeded_shuffle_depends_on_seed_and_epoch_only():
     sampler.set_epoch(0)
     assert list(sampler) == first
     assert list(SeededShuffle(50, seed=4)) != first
+
+
+def test_a_null_seed_draws_a_fresh_one_and_the_spec_waits_for_setup():
+    first, second = (SineDataModule(length=600, window=16, rollout_steps=8, seed=None) for _ in range(2))
+    assert isinstance(first.seed, int) and first.seed != second.seed  # seed: null, an unseeded run
+    with pytest.raises(RuntimeError, match=r"^call setup\(\) before reading spec$"):
+        _ = first.spec
+    first.setup("fit")
+    second.setup("fit")
+    assert not torch.equal(first.datasets["train"].tensors[0], second.datasets["train"].tensors[0])
+    with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0 \(got -1\)$"):
+        SineDataModule(seed=-1)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
+from rnnlab.data.base import WindowDataModule
 from rnnlab.data.spec import Scaling, TaskSpec
-from rnnlab.data.windowing import SPLITS, TensorBatches, batch_loader, split_bounds
-from rnnlab.errors import ConfigError, check_choice, check_int
+from rnnlab.data.windowing import SPLITS, TensorBatches, split_bounds
+from rnnlab.errors import ConfigError, check_choice
 
 NORMALIZATIONS = ("relative", "global")
 
@@ -28,7 +27,7 @@ def _check_range(setting: str, value: Sequence[int]) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-class CountingDataModule(L.LightningDataModule):
+class CountingDataModule(WindowDataModule):
     """Arithmetic progressions as (window, next values) pairs, in original units.
 
     normalization "relative" scales every window relative to its last value (divided by the
@@ -51,23 +50,14 @@ class CountingDataModule(L.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
-        self.window = check_int("window", window, 1)
+        super().__init__(window, horizon, rollout_steps, batch_size, splits, num_workers, seed)
         self.steps = [steps] if isinstance(steps, int) else list(steps)
         if not self.steps or any(isinstance(s, bool) or not isinstance(s, int) or s == 0 for s in self.steps):
             raise ConfigError("steps", "a non-zero integer or a list of them", steps)
         self.train_range = _check_range("train_range", train_range)
         self.extrapolate_range = _check_range("extrapolate_range", extrapolate_range)
         self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
-        self.splits = tuple(float(f) for f in splits)
-        split_bounds(100, self.splits)
-        self.horizon = check_int("horizon", horizon, 1)
-        self.rollout_steps = check_int("rollout_steps", rollout_steps, horizon)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.num_workers = check_int("num_workers", num_workers, 0)
-        self.seed = int(seed)
         self.scaling: Scaling | None = None
-        self.datasets: dict[str, TensorBatches] = {}
 
     def _progressions(self, starts: np.ndarray, steps: np.ndarray, targets: int) -> TensorBatches:
         positions = np.arange(self.window + targets)
@@ -83,6 +73,7 @@ class CountingDataModule(L.LightningDataModule):
         low, high = self.train_range
         pairs = np.array([(s, d) for s in range(low, high) for d in self.steps], dtype=np.int64)
         pairs = pairs[np.random.default_rng(self.seed).permutation(len(pairs))]
+        datasets = {}  # kept only once every split is made (a failed setup leaves none)
         for name, (start, stop) in zip(SPLITS, split_bounds(len(pairs), self.splits), strict=True):
             if stop == start:
                 raise ConfigError(
@@ -91,24 +82,20 @@ class CountingDataModule(L.LightningDataModule):
                     [low, high],
                 )
             targets = self.rollout_steps if name == "test" else self.horizon
-            self.datasets[name] = self._progressions(pairs[start:stop, 0], pairs[start:stop, 1], targets)
+            datasets[name] = self._progressions(pairs[start:stop, 0], pairs[start:stop, 1], targets)
         low, high = self.extrapolate_range
         outside = np.array([(s, d) for s in range(low, high) for d in self.steps], dtype=np.int64)
-        self.datasets["test_extrapolate"] = self._progressions(
-            outside[:, 0], outside[:, 1], self.rollout_steps
-        )
+        datasets["test_extrapolate"] = self._progressions(outside[:, 0], outside[:, 1], self.rollout_steps)
 
         if self.normalization == "relative":
             self.scaling = Scaling("last", 0.0, float(max(abs(s) for s in self.steps)))
         else:
-            train = torch.cat([t.flatten() for t in self.datasets["train"].tensors])
+            train = torch.cat([t.flatten() for t in datasets["train"].tensors])
             lowest, highest = float(train.min()), float(train.max())
             self.scaling = Scaling("global", lowest, highest - lowest)
+        self.datasets = datasets
 
-    @property
-    def spec(self) -> TaskSpec:
-        if self.scaling is None:
-            raise RuntimeError("call setup() before reading spec")
+    def task_spec(self) -> TaskSpec:
         return TaskSpec(
             objective="regression",
             input_size=1,
@@ -118,15 +105,3 @@ class CountingDataModule(L.LightningDataModule):
             integer_targets=True,
             test_splits=("test", "test_extrapolate"),
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers, self.seed)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.batch_size, False, self.num_workers)
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [
-            batch_loader(self.datasets[name], self.batch_size, False, self.num_workers)
-            for name in ("test", "test_extrapolate")
-        ]

@@ -11,16 +11,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader
 
+from rnnlab.data.base import WindowDataModule
 from rnnlab.data.files import read_utf8
 from rnnlab.data.spec import Scaling, TaskSpec
 from rnnlab.data.windowing import (
     SPLITS,
     TensorBatches,
-    batch_loader,
     check_fits,
     sliding_windows,
     split_bounds,
@@ -29,7 +27,7 @@ from rnnlab.data.windowing import (
 from rnnlab.errors import ConfigError, check_int
 
 
-class SeriesDataModule(L.LightningDataModule):
+class SeriesDataModule(WindowDataModule):
     """Windows of ``window`` past values and the ``horizon`` values that follow.
 
     The series is split by time into train / val / test, and windows are cut inside each
@@ -50,19 +48,10 @@ class SeriesDataModule(L.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        self.window = check_int("window", window, 1)
-        self.horizon = check_int("horizon", horizon, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.rollout_steps = check_int("rollout_steps", rollout_steps, horizon)
+        super().__init__(window, horizon, rollout_steps, batch_size, splits, num_workers, seed)
         self.season = None if season is None else check_int("season", season, 1)
-        self.num_workers = check_int("num_workers", num_workers, 0)
-        self.seed = int(seed)
-        self.splits = tuple(float(f) for f in splits)
-        split_bounds(100, self.splits)  # validates the fractions now, not at setup
         self.scaling: Scaling | None = None
         self.bounds: list[tuple[int, int]] = []
-        self.datasets: dict[str, TensorBatches] = {}
 
     def load_series(self) -> np.ndarray:
         """The raw 1-D series, in its original units."""
@@ -100,10 +89,7 @@ class SeriesDataModule(L.LightningDataModule):
             targets = self.rollout_steps if name == "test" else self.horizon
             self.datasets[name] = TensorBatches(*sliding_windows(series[start:stop], self.window, targets))
 
-    @property
-    def spec(self) -> TaskSpec:
-        if self.scaling is None:
-            raise RuntimeError("call setup() before reading spec")
+    def task_spec(self) -> TaskSpec:
         season = self.season if self.season is not None and self.season <= self.window else None
         return TaskSpec(
             objective="regression",
@@ -113,15 +99,6 @@ class SeriesDataModule(L.LightningDataModule):
             season=season,
             rollout_steps=self.rollout_steps,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, True, self.num_workers, self.seed)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.batch_size, False, self.num_workers)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.batch_size, False, self.num_workers)
 
 
 class CsvSeriesDataModule(SeriesDataModule):

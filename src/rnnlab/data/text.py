@@ -22,6 +22,7 @@ from rnnlab.data.windowing import (
     StridedShuffle,
     batch_loader,
     check_fits,
+    data_seed,
     own_generator,
     split_bounds,
 )
@@ -112,7 +113,7 @@ class CharTextDataModule(L.LightningDataModule):
         self.one_hot = bool(one_hot)
         self.stateful = bool(stateful)
         self.num_workers = check_int("num_workers", num_workers, 0)
-        self.seed = int(seed)
+        self.seed = data_seed(seed)
         self.vocab: Vocabulary | None = None
         self.ids: dict[str, torch.Tensor] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,9 +11,16 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from rnnlab.data.spec import Scaling
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, check_int
 
 SPLITS = ("train", "val", "test")
+
+
+def data_seed(seed: int | None) -> int:
+    """``seed``, or for ``seed: null`` (a run that asks not to be seeded) a fresh one."""
+    if seed is None:
+        return int.from_bytes(os.urandom(4), "little")
+    return check_int("seed", seed, 0)
 
 
 def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int]]:
