@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "conf"
 # A quick but real run: few batches per split, one epoch, every file still written.
 FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
-TEXT = [*FAST, "data=text", "data.seq_len=32", "data.batch_size=16", "model.hidden_size=16"]
+TEXT = [*FAST, "data=text", "data.window=32", "data.batch_size=16", "model.hidden_size=16"]
 
 
 @pytest.fixture

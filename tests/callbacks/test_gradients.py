@@ -106,7 +106,7 @@ def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compos
     from rnnlab.cli import build
     from rnnlab.tasks import CharLanguageModel, SequenceRegressor, TaskModule
 
-    cfg = compose_train("data=text", "data.seq_len=16", *FAST)
+    cfg = compose_train("data=text", "data.window=16", *FAST)
     datamodule = build.build_datamodule(cfg)
     task = build.build_task(cfg, datamodule.spec)
     trainer = build.build_trainer(cfg)

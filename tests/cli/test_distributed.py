@@ -52,7 +52,7 @@ def test_ddp_in_a_local_sweep_fails_that_job_with_the_way_out(tmp_path):
 
 
 def test_stateful_text_refuses_ddp():
-    data = CharTextDataModule(text="abcdefgh" * 200, seq_len=8, batch_size=4, stateful=True)
+    data = CharTextDataModule(text="abcdefgh" * 200, window=8, batch_size=4, stateful=True)
     data.setup()
     data.trainer = SimpleNamespace(world_size=2)
     with pytest.raises(ConfigError, match=r"^data.stateful must be false under DDP"):

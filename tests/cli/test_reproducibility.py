@@ -20,7 +20,7 @@ from tests.conftest import CONFIG_DIR, FAST, run_main
 TASKS = {
     "sine": ["data.length=1200", "model.hidden_size=16", "model.num_layers=2", "model.dropout=0.2"],
     "counting": ["data=counting", "data.train_range=[0,200]", "data.steps=[1,2]"],
-    "text": ["data=text", "data.seq_len=32", "data.batch_size=16", "model.dropout=0.2", "model.num_layers=2"],
+    "text": ["data=text", "data.window=32", "data.batch_size=16", "model.dropout=0.2", "model.num_layers=2"],
 }
 SHORT = [
     "trainer.max_epochs=2",
@@ -224,7 +224,7 @@ def test_bad_checkpoint_and_resume_settings(fast_run, tmp_path, args, message):
 
 def test_eval_refuses_a_run_without_a_test_split(tmp_path):
     run = tmp_path / "run"
-    args = [*FAST, "data=text", "data.seq_len=32", "data.splits=[0.9,0.1,0.0]", "test=false"]
+    args = [*FAST, "data=text", "data.window=32", "data.splits=[0.9,0.1,0.0]", "test=false"]
     trained = run_main("rnnlab-train", *args, f"hydra.run.dir={run}")
     assert trained.returncode == 0, trained.stderr[-2000:]
     result = run_main(

@@ -315,7 +315,7 @@ def test_sampling_refuses_weights_that_do_not_match_the_stored_config(tutorial_r
 
 @pytest.mark.parametrize("options", [["data.stateful=true"], ["data.one_hot=true", "model.num_layers=2"]])
 def test_text_runs_end_to_end(compose_train, tmp_path, options):
-    metrics = train(compose_train("data=text", "data.seq_len=32", "data.batch_size=8", *options, *FAST))
+    metrics = train(compose_train("data=text", "data.window=32", "data.batch_size=8", *options, *FAST))
     assert metrics["test/bpc"] == pytest.approx(metrics["test/loss"] / math.log(2))
     assert (tmp_path / "samples.txt").read_text().startswith("--- epoch 0")
 

@@ -207,7 +207,7 @@ MID_EPOCH = {
     "stateful text": [
         "data=text",
         "data.stateful=true",
-        "data.seq_len=16",
+        "data.window=16",
         "data.batch_size=8",
         "model.dropout=0.2",
     ],

@@ -11,7 +11,7 @@ TEXT = "".join(f"line {i}: the quick brown fox\n" for i in range(200))
 
 
 def _module(**kwargs) -> CharTextDataModule:
-    module = CharTextDataModule(**{"text": TEXT, "seq_len": 16, "batch_size": 4, **kwargs})
+    module = CharTextDataModule(**{"text": TEXT, "window": 16, "batch_size": 4, **kwargs})
     module.setup()
     return module
 
@@ -24,7 +24,7 @@ def test_splits_are_contiguous_by_position():
 
 
 def test_vocabulary_comes_from_train_with_unk_first():
-    module = CharTextDataModule(text="abcabcabc" * 20 + "xyz" * 10, seq_len=4, splits=[0.8, 0.1, 0.1])
+    module = CharTextDataModule(text="abcabcabc" * 20 + "xyz" * 10, window=4, splits=[0.8, 0.1, 0.1])
     module.setup()
     assert module.vocab.chars == ("<unk>", "a", "b", "c")
     assert set(module.ids["test"].tolist()) == {0}  # x, y, z were never in train
@@ -122,18 +122,25 @@ def test_missing_text_file(tmp_path):
         CharTextDataModule(path=str(tmp_path / "missing.txt")).setup()
 
 
-def test_seq_len_longer_than_a_split_gets_the_limit_that_fits_every_split():
+def test_window_longer_than_a_split_gets_the_limit_that_fits_every_split():
     with pytest.raises(ConfigError) as error:
-        _module(seq_len=700, splits=[0.9, 0.05, 0.05])
+        _module(window=700, splits=[0.9, 0.05, 0.05])
     smallest = min(len(_module(splits=[0.9, 0.05, 0.05]).ids[s]) for s in ("train", "val", "test"))
     assert str(error.value) == (
-        f"seq_len must be <= {smallest - 1} so that a window fits the test split of {smallest} "
+        f"window must be <= {smallest - 1} so that a window fits the test split of {smallest} "
         "characters (got 700)"
     )
-    _module(seq_len=smallest - 1, splits=[0.9, 0.05, 0.05])  # the suggested limit works
+    _module(window=smallest - 1, splits=[0.9, 0.05, 0.05])  # the suggested limit works
 
 
 def test_path_and_text_together_are_refused(tmp_path):
     with pytest.raises(ConfigError) as error:
         CharTextDataModule(path=str(tmp_path / "a.txt"), text="abc")
     assert str(error.value) == "text must be null when data.path is set (one source of text at a time)"
+
+
+def test_the_old_name_seq_len_still_reads_as_window(caplog):
+    """Configs stored by earlier runs (checkpoints, .hydra/config.yaml) say seq_len."""
+    module = CharTextDataModule(text=TEXT, seq_len=16, batch_size=4)
+    assert module.window == 16
+    assert "data.seq_len is the old name of data.window; read as data.window=16" in caplog.text

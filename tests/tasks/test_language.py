@@ -90,7 +90,7 @@ def test_a_small_lstm_learns_text_far_below_the_unigram_entropy(tmp_path):
 
     L.seed_everything(0)
     text = "the cat sat on the mat. " * 300
-    data = CharTextDataModule(text=text, seq_len=24, batch_size=16, splits=[0.8, 0.1, 0.1])
+    data = CharTextDataModule(text=text, window=24, batch_size=16, splits=[0.8, 0.1, 0.1])
     data.setup()
     spec = data.spec
     net = RecurrentNet(

@@ -7,6 +7,7 @@ prose and code from the standard library of the Python running rnnlab.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from rnnlab.data.windowing import (
 )
 from rnnlab.errors import ConfigError, check_int
 
+log = logging.getLogger(__name__)
+
 
 def builtin_corpus() -> str:
     """Python's pydoc topics, joined in a fixed (sorted) order."""
@@ -37,16 +40,16 @@ def builtin_corpus() -> str:
 
 
 class TokenWindows(Dataset):
-    """Windows of ``seq_len`` token ids starting at ``starts``; targets are shifted by one.
+    """Windows of ``window`` token ids starting at ``starts``; targets are shifted by one.
 
     ``__getitems__`` gathers a whole batch with one indexing op over the in-memory ids.
     """
 
-    def __init__(self, ids: torch.Tensor, starts: torch.Tensor, seq_len: int) -> None:
+    def __init__(self, ids: torch.Tensor, starts: torch.Tensor, window: int) -> None:
         self.starts = starts
-        # every window of seq_len + 1 ids as a strided view (no copy); a batch is one
+        # every run of window + 1 ids as a strided view (no copy); a batch is one
         # index_select of whole rows (4x faster here than gathering id by id)
-        self.windows = ids.unfold(0, seq_len + 1, 1)
+        self.windows = ids.unfold(0, window + 1, 1)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -62,19 +65,19 @@ class TokenWindows(Dataset):
 
 class StreamBatches(Dataset):
     """Truncated BPTT batches: the text cut into ``batch_size`` contiguous streams (rows),
-    served ``seq_len`` columns at a time, in order, so batch i+1 continues batch i row by row."""
+    served ``window`` columns at a time, in order, so batch i+1 continues batch i row by row."""
 
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int) -> None:
+    def __init__(self, ids: torch.Tensor, batch_size: int, window: int) -> None:
         per_row = (len(ids) - 1) // batch_size
         self.inputs = ids[: batch_size * per_row].reshape(batch_size, per_row)
         self.targets = ids[1 : batch_size * per_row + 1].reshape(batch_size, per_row)
-        self.seq_len = seq_len
+        self.window = window
 
     def __len__(self) -> int:
-        return self.inputs.shape[1] // self.seq_len
+        return self.inputs.shape[1] // self.window
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        columns = slice(index * self.seq_len, (index + 1) * self.seq_len)
+        columns = slice(index * self.window, (index + 1) * self.window)
         return self.inputs[:, columns], self.targets[:, columns]
 
 
@@ -82,7 +85,7 @@ class CharTextDataModule(L.LightningDataModule):
     """Next-character prediction over one text, split by position into train / val / test.
 
     The vocabulary is built from the train split, plus <unk> (id 0) for characters only
-    the other splits hold. Training batches are windows of ``seq_len`` characters that tile
+    the other splits hold. Training batches are windows of ``window`` characters that tile
     the train split once per epoch from a random phase, in random order, or with
     ``stateful`` contiguous streams for truncated backpropagation through time. Validation
     and test windows tile their split in order.
@@ -92,20 +95,24 @@ class CharTextDataModule(L.LightningDataModule):
         self,
         path: str | None = None,
         text: str | None = None,
-        seq_len: int = 128,
+        window: int = 128,
         batch_size: int = 64,
         splits: Sequence[float] | None = (0.9, 0.05, 0.05),
         one_hot: bool = False,
         stateful: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        seq_len: int | None = None,
     ) -> None:
         super().__init__()
+        if seq_len is not None:  # the old name, still in configs stored by earlier runs
+            log.warning("data.seq_len is the old name of data.window; read as data.window=%s", seq_len)
+            window = seq_len
         if path is not None and text is not None:
             raise ConfigError("text", "null when data.path is set (one source of text at a time)")
         self.path = None if path is None else Path(path).expanduser()
         self.text = text
-        self.seq_len = check_int("seq_len", seq_len, 1)
+        self.window = check_int("window", window, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.splits = None if splits is None else tuple(float(f) for f in splits)
         if self.splits is not None:
@@ -138,19 +145,19 @@ class CharTextDataModule(L.LightningDataModule):
         self.vocab = Vocabulary.from_text(parts["train"])
         rows = self.batch_size if self.stateful else 1
         present = [name for name in SPLITS if name != "test" or parts[name]]  # test may be empty
-        if self.splits is not None:  # each split needs at least rows windows of 1 + 1 characters
+        if self.splits is not None:  # each split needs at least rows windows of 1 (+ 1) characters
             needs = [rows + 1 if name in present else 0 for name in SPLITS]
             check_fits("path" if self.path else "text", "a text", "characters", len(text), self.splits, needs)
         name = min(present, key=lambda split: len(parts[split]))
         most = (len(parts[name]) - 1) // rows
         if most < 1:  # splits null: every split is the whole text
             raise ConfigError("text", f"at least {rows + 1} characters", f"{len(text)} characters")
-        if self.seq_len > most:
-            fit = f"{rows} streams of seq_len + 1 characters fit " if self.stateful else "a window fits "
+        if self.window > most:
+            fit = f"{rows} streams of window + 1 characters fit " if self.stateful else "a window fits "
             raise ConfigError(
-                "seq_len",
+                "window",
                 f"<= {most} so that {fit}the {name} split of {len(parts[name])} characters",
-                self.seq_len,
+                self.window,
             )
         for name in present:
             self.ids[name] = torch.tensor(self.vocab.encode(parts[name]), dtype=torch.long)
@@ -177,16 +184,16 @@ class CharTextDataModule(L.LightningDataModule):
                     "data.stateful", "false under DDP (each stream must stay in one process)", True
                 )
             return InMemoryLoader(
-                StreamBatches(ids, self.batch_size, self.seq_len),
+                StreamBatches(ids, self.batch_size, self.window),
                 batch_size=None,
                 num_workers=self.num_workers,
                 generator=own_generator(self.seed),
             )
         if split == "train":  # any start; an epoch's windows tile the split from a random phase
-            windows = TokenWindows(ids, torch.arange(len(ids) - self.seq_len), self.seq_len)
-            tiling = StridedShuffle(len(windows), self.seq_len, self.seed)
+            windows = TokenWindows(ids, torch.arange(len(ids) - self.window), self.window)
+            tiling = StridedShuffle(len(windows), self.window, self.seed)
             return batch_loader(windows, self.batch_size, True, self.num_workers, sampler=tiling)
-        windows = TokenWindows(ids, torch.arange(0, len(ids) - self.seq_len, self.seq_len), self.seq_len)
+        windows = TokenWindows(ids, torch.arange(0, len(ids) - self.window, self.window), self.window)
         return batch_loader(windows, self.batch_size, False, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
