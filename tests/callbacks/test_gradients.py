@@ -127,3 +127,41 @@ def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compos
         trainer.fit_loop.max_epochs = 12
         due.append(every_5.due(trainer))
     assert [epoch + 1 for epoch, d in enumerate(due) if d] == [5, 10, 12]
+
+
+@pytest.mark.parametrize("backend", ["torch", "scratch"])
+def test_a_recording_copy_keeps_every_top_layer_state_and_leaves_the_backbone_alone(backend):
+    from rnnlab.models import RecurrentBackbone
+
+    backbone = RecurrentBackbone("lstm", 3, 8, num_layers=2, backend=backend).eval()
+    x = torch.randn(4, 7, 3)
+    recorder = backbone.recording_copy().eval()
+    outputs, _ = recorder(x)
+    assert len(recorder.recorded) == 7 and all(h.requires_grad for h in recorder.recorded)
+    torch.testing.assert_close(torch.stack(recorder.recorded, dim=1), outputs)
+    torch.testing.assert_close(backbone(x)[0], outputs)  # same weights, same numbers
+    assert backbone.backend == backend and backbone.recorded == []  # the original records nothing
+
+
+def test_gradient_flow_is_off_for_a_backbone_that_cannot_record(compose_train, caplog):
+    import logging
+
+    from rnnlab.callbacks import GradientFlow
+    from rnnlab.cli import build
+
+    cfg = compose_train(*FAST)
+    task = build.build_task(cfg, build.build_datamodule(cfg).spec)
+
+    class NoRecording(torch.nn.Module):  # a model family that offers no recording_copy
+        def forward(self, x, state=None):
+            return x, state
+
+    task.net.backbone = NoRecording()
+    flow = GradientFlow()
+    with caplog.at_level(logging.INFO):
+        flow.setup(build.build_trainer(cfg), task, "fit")
+    assert not flow.active
+    assert (
+        "GradientFlow is off for this run: the backbone NoRecording cannot record its hidden states"
+        in caplog.text
+    )

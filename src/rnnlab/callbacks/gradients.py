@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.callbacks.base import TaskCallback
-from rnnlab.models.scratch import ScratchRecurrent
+from rnnlab.models.backbone import RecordsHiddenStates
 
 
 def hidden_state_gradients(
@@ -25,31 +25,18 @@ def hidden_state_gradients(
     direction) and L = ``loss_of(copy)`` computed with a copy of ``net``.
 
     dL/dh_t is the total derivative: everything h_t influences later, through the
-    recurrence, and through the output at t. The fused modules do not expose h_t, so the
-    copy's backbone is written from the equations (the scratch backend loads the same
-    state_dict) and keeps every h_t. The copy runs in ``dtype``: over a few hundred steps
-    the norms fall below float32's smallest number, and float64 still tells 1e-60 from 0.
-    ``net`` and its gradients are left untouched. The norm is over batch and hidden units.
+    recurrence, and through the output at t. The copy's backbone is the backbone's own
+    ``recording_copy()`` (models/backbone.py), which keeps every h_t. The copy runs in
+    ``dtype``: over a few hundred steps the norms fall below float32's smallest number, and
+    float64 still tells 1e-60 from 0. ``net`` and its gradients are left untouched. The
+    norm is over batch and hidden units.
     """
-    copy_ = copy.deepcopy(net).to(dtype)
-    backbone = copy_.backbone
-    if not isinstance(backbone.rnn, ScratchRecurrent):
-        with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten: draw no
-            scratch = ScratchRecurrent(  # numbers from the run's generator
-                backbone.cell,
-                backbone.input_size,
-                backbone.hidden_size,
-                backbone.num_layers,
-                backbone.bidirectional,
-                backbone.dropout,
-            ).to(dtype=dtype, device=next(backbone.rnn.parameters()).device)
-        scratch.load_state_dict(backbone.rnn.state_dict())
-        backbone.rnn = scratch
-    backbone.rnn.record = True
-    copy_.eval()  # no dropout: the same network every time it is measured
+    copy_ = copy.deepcopy(net)
+    copy_.backbone = net.backbone.recording_copy()
+    copy_.to(dtype).eval()  # no dropout: the same network every time it is measured
     with torch.enable_grad():
         loss = loss_of(copy_)
-        grads = torch.autograd.grad(loss, backbone.rnn.recorded)
+        grads = torch.autograd.grad(loss, copy_.backbone.recorded)
     return torch.stack([g.norm() for g in grads]).detach().cpu()
 
 
@@ -59,7 +46,18 @@ class GradientFlow(TaskCallback):
     first step over the norm at the last: how much of the signal reaches the start of the
     window), ``gradflow/first`` and ``gradflow/last``; ``<run>/gradflow.json`` with every
     curve; at the end of training one TensorBoard figure of all the curves
-    (``gradflow/norms``, log scale). Any task: every TaskModule has ``batch_loss``."""
+    (``gradflow/norms``, log scale). Any task (every TaskModule has ``batch_loss``) whose
+    backbone can record its hidden states (``RecordsHiddenStates``)."""
+
+    def applies(self, pl_module) -> str | None:
+        if reason := super().applies(pl_module):
+            return reason
+        backbone = pl_module.net.backbone
+        if not isinstance(backbone, RecordsHiddenStates):
+            return (
+                f"the backbone {type(backbone).__name__} cannot record its hidden states (no recording_copy)"
+            )
+        return None
 
     def __init__(self, every_n_epochs: int = 1, num_examples: int = 32) -> None:
         super().__init__(every_n_epochs)

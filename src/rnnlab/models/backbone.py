@@ -1,6 +1,18 @@
-"""The recurrent backbone: one class for every variant, chosen by ``cell``."""
+"""The recurrent backbone: one class for every variant, chosen by ``cell``.
+
+What a backbone is, for the network (models/net.py) and the tools that look inside it:
+``forward(x, state) -> (outputs, state)`` over (batch, time, features) inputs, where
+``outputs`` holds the top layer's hidden state at every step; and, to have its gradient
+flow measured, ``recording_copy()`` (the ``RecordsHiddenStates`` protocol below): a copy
+with the same weights that runs step by step and keeps every h_t of the top layer in
+``recorded`` after a forward call, for autograd to differentiate against. A model family
+that cannot record simply does not offer it, and the gradient-flow callback says so.
+"""
 
 from __future__ import annotations
+
+import copy
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -13,6 +25,16 @@ BACKENDS = ("torch", "scratch")
 SCRATCH_ONLY = ("lstm_ln",)
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@runtime_checkable
+class RecordsHiddenStates(Protocol):
+    """A backbone whose hidden states can be recorded step by step (see the module docstring)."""
+
+    def recording_copy(self) -> nn.Module:
+        """A copy with the same weights whose ``recorded`` holds the top layer's h_t of
+        every step (a list of (batch, hidden) tensors) after each forward call."""
+        ...
 
 
 class RecurrentBackbone(nn.Module):
@@ -79,3 +101,29 @@ class RecurrentBackbone(nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Run the stack over ``x`` (batch, time, input_size); returns (outputs, final state)."""
         return self.rnn(x, state)
+
+    def recording_copy(self) -> RecurrentBackbone:
+        """A copy that records h_t (forward direction, top layer). The fused modules do not
+        expose h_t, so a torch-backend copy runs the same network written from its
+        equations (the scratch backend loads the same state_dict)."""
+        recorder = copy.deepcopy(self)
+        if not isinstance(self.rnn, ScratchRecurrent):
+            device = next(self.rnn.parameters()).device
+            with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten: draw
+                scratch = ScratchRecurrent(  # no numbers from the run's generator
+                    self.cell,
+                    self.input_size,
+                    self.hidden_size,
+                    self.num_layers,
+                    self.bidirectional,
+                    self.dropout,
+                ).to(device)
+            scratch.load_state_dict(self.rnn.state_dict())
+            recorder.rnn, recorder.backend = scratch, "scratch"
+        recorder.rnn.record = True
+        return recorder
+
+    @property
+    def recorded(self) -> list[torch.Tensor]:
+        """The h_t the last forward call kept (a recording copy only)."""
+        return self.rnn.recorded if isinstance(self.rnn, ScratchRecurrent) else []
