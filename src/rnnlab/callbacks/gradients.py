@@ -123,7 +123,8 @@ class GradientFlow(TaskCallback):
         path.write_text(json.dumps(self.history, indent=1) + "\n")
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """One figure with every curve (matplotlib costs 0.2 s a figure, so not one per measurement)."""
+        """One figure with every curve (drawing a figure costs more than a measurement, so not
+        one per measurement)."""
         tensorboard = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is not None and self.history and trainer.is_global_zero:
             tensorboard.experiment.add_figure("gradflow/norms", _figure(self.history), trainer.global_step)

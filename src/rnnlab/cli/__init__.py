@@ -12,8 +12,8 @@ def skip_exit_gc() -> None:
     """Let this process exit without the final garbage collection over every live object.
 
     torch and Lightning leave about a million objects behind; collecting them at exit took
-    0.8 s of every command here (docs/benchmarks.md). ``gc.freeze()`` at exit skips that
-    pass; objects are still released by reference counting, files and loggers are closed
+    a noticeable part of every short command (figures in docs/benchmarks.md).
+    ``gc.freeze()`` at exit skips that pass; objects are still released by reference counting, files and loggers are closed
     by their owners (Lightning finalizes its loggers, logging's own atexit flushes the
     handlers), and Python never promised finalizers for what is alive at exit anyway.
     """

@@ -1,4 +1,4 @@
-"""`rnnlab-bench parity`: Lightning's own parity workload, a hand-written PyTorch loop
+"""parity: Lightning's own parity workload, a hand-written PyTorch loop
 against rnnlab's pipeline, side by side.
 
 The workload is the one in Lightning's parity benchmarks (ParityModuleRNN on its
@@ -23,7 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnlab.bench.common import print_table, runs
+
 EPOCHS, BATCH, LR = 4, 30, 0.02
+REPEATS = 5
 
 
 def _data():
@@ -121,7 +124,7 @@ def run_rnnlab(x, y, cfg) -> float:
     return time.perf_counter() - start
 
 
-def bench_parity(repeats: int) -> dict:
+def measure(repeats: int) -> dict:
     import lightning  # noqa: F401  (imported once, before either side is timed)
     import torch  # noqa: F401
 
@@ -145,3 +148,14 @@ def bench_parity(repeats: int) -> dict:
         "extra_s_per_epoch": (ours_s - raw_s) / EPOCHS,
         "ratio": ours_s / raw_s,
     }
+
+
+def show(result: dict) -> None:
+    title = f"Lightning's parity workload, {result['epochs']} epochs, median of {result['repeats']} pairs"
+    rows = [
+        [name, f"{result[f'{key}_median_s']:.2f}", runs(result[f"{key}_s"])]
+        for name, key in (("raw PyTorch loop", "raw"), ("rnnlab", "rnnlab"))
+    ]
+    print_table(title, ["pipeline", "wall s (median)", "each run"], rows)
+    print(f"rnnlab costs {result['extra_s_per_epoch']:+.3f} s per epoch over the raw loop")
+    print(f"rnnlab/raw: {result['ratio']:.2f}x")
