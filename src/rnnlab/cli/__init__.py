@@ -13,9 +13,10 @@ def skip_exit_gc() -> None:
 
     torch and Lightning leave about a million objects behind; collecting them at exit took
     a noticeable part of every short command (figures in docs/benchmarks.md).
-    ``gc.freeze()`` at exit skips that pass; objects are still released by reference counting, files and loggers are closed
-    by their owners (Lightning finalizes its loggers, logging's own atexit flushes the
-    handlers), and Python never promised finalizers for what is alive at exit anyway.
+    ``gc.freeze()`` at exit skips that pass; objects are still released by reference
+    counting, files and loggers are closed by their owners (Lightning finalizes its
+    loggers, logging's own atexit flushes the handlers), and Python never promised
+    finalizers for what is alive at exit anyway.
     """
     global _registered
     if not _registered:
