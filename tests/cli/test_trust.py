@@ -135,6 +135,7 @@ def test_overwrite_true_replaces_the_old_run_whole(tmp_path):
     run = tmp_path / "run"
     assert run_entry("rnnlab-train", *FAST, f"hydra.run.dir={run}")[0] == 0
     (run / "notes.txt").write_text("mine")  # not rnnlab's: kept
+    (run / "mine.log").write_text("mine")
     old_events = {p.name for p in (run / "tensorboard").glob("events.*")}
     code, _, stderr = run_entry("rnnlab-train", *FAST, "seed=3", "overwrite=true", f"hydra.run.dir={run}")
     assert code == 0, stderr[-3000:]
@@ -142,7 +143,7 @@ def test_overwrite_true_replaces_the_old_run_whole(tmp_path):
     assert not old_events & {p.name for p in (run / "tensorboard").glob("events.*")}
     assert "seed: 3" in (run / ".hydra" / "config.yaml").read_text()
     assert (run / "train.log").read_text().count("Seed set to") == 1
-    assert (run / "notes.txt").read_text() == "mine"
+    assert (run / "notes.txt").read_text() == (run / "mine.log").read_text() == "mine"
     assert (
         run_entry(
             "rnnlab-train", f"resume={run}", "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'on'}"

@@ -24,7 +24,17 @@ from rnnlab.cli.launch import process_rank
 # What a run writes into its dir; any of the first group means the dir holds a run. (A dir
 # with only .hydra/ and the log is a run stopped by a bad setting, and may be reused.)
 RUN_MARKERS = ("metrics.json", "env.json", "checkpoints", "tensorboard", "csv")
-RUN_FILES = (*RUN_MARKERS, ".hydra", "*.log", "gradflow.json", "samples.txt", "*profile*.txt", ".*.partial")
+# (train.log and eval.log are Hydra's job logs; fit-profile.txt and test-profile.txt debug=profile's)
+RUN_FILES = (
+    *RUN_MARKERS,
+    ".hydra",
+    "train.log",
+    "eval.log",
+    "gradflow.json",
+    "samples.txt",
+    "*-profile.txt",
+    ".*.partial",
+)
 SWEEP_FILES = ("multirun.yaml", "optuna.db", "report.csv", "report.md", "report.png")
 
 

@@ -37,6 +37,9 @@ class SeriesDataModule(WindowDataModule):
     autoregressive rollout on the same windows it scores the direct forecast.
     """
 
+    # the data setting that decides the series' length, named when it is too short
+    source = "length"
+
     def __init__(
         self,
         window: int = 64,
@@ -56,9 +59,6 @@ class SeriesDataModule(WindowDataModule):
     def load_series(self) -> np.ndarray:
         """The raw 1-D series, in its original units."""
         raise NotImplementedError(f"{type(self).__name__} must implement load_series()")
-
-    # the data setting that decides the series' length, named when it is too short
-    source = "length"
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
