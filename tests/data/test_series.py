@@ -166,3 +166,12 @@ def test_a_null_seed_draws_a_fresh_one_and_the_spec_waits_for_setup():
     assert not torch.equal(first.datasets["train"].tensors[0], second.datasets["train"].tensors[0])
     with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0 \(got -1\)$"):
         SineDataModule(seed=-1)
+
+
+def test_a_zero_test_fraction_is_refused_before_any_length_is_searched(write_csv):
+    """Short data and a forecast with no test split: the val split is short first, and no
+    length could ever give the test split its rollout (the search must not start)."""
+    with pytest.raises(
+        ConfigError, match=r"^splits must be a test fraction > 0 \(this task needs a test split\)"
+    ):
+        _ramp_module(write_csv, length=15, splits=[0.8, 0.2, 0.0])  # val 3 of 4, test 0 of 6

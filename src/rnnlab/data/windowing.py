@@ -41,15 +41,25 @@ def split_bounds(length: int, fractions: Sequence[float]) -> list[tuple[int, int
     return [(0, train_stop), (train_stop, val_stop), (val_stop, length)]
 
 
+def short_splits(length: int, fractions: Sequence[float], needs: Sequence[int]) -> list[tuple[str, int, int]]:
+    """(name, size, need) of each split of a ``length``-long sequence that holds fewer than
+    ``needs[i]`` items."""
+    bounds = split_bounds(length, fractions)
+    return [
+        (name, stop - start, need)
+        for name, (start, stop), need in zip(SPLITS, bounds, needs, strict=True)
+        if stop - start < need
+    ]
+
+
 def shortest_length(fractions: Sequence[float], needs: Sequence[int]) -> int:
     """The fewest items a sequence needs for split i of ``fractions`` to hold ``needs[i]``
-    (a split that needs nothing may be empty); what an error says a file must hold."""
+    (a split that needs nothing may be empty; one that needs something has a fraction > 0);
+    what an error says a file must hold."""
     length = sum(needs)
-    while True:
-        bounds = split_bounds(length, fractions)
-        if all(stop - start >= need for (start, stop), need in zip(bounds, needs, strict=True)):
-            return length
+    while short_splits(length, fractions, needs):
         length += 1
+    return length
 
 
 def check_fits(
@@ -59,19 +69,15 @@ def check_fits(
     window, in one line that says how long it must be: ``data.path must be a series of at
     least 221 steps for data.splits [0.7, 0.15, 0.15]: it has 40; the test split would hold 6
     and needs at least 33``."""
-    bounds = split_bounds(length, fractions)
-    short = [
-        (name, stop - start, need)
-        for name, (start, stop), need in zip(SPLITS, bounds, needs, strict=True)
-        if stop - start < need
-    ]
+    for name, fraction, need in zip(SPLITS, fractions, needs, strict=True):
+        if need and fraction == 0:  # no length would do
+            raise ConfigError(
+                "splits", f"a {name} fraction > 0 (this task needs a {name} split)", list(fractions)
+            )
+    short = short_splits(length, fractions, needs)
     if not short:
         return
     name, size, need = short[0]
-    if fractions[SPLITS.index(name)] == 0:
-        raise ConfigError(
-            "splits", f"a {name} fraction > 0 (this task needs a {name} split)", list(fractions)
-        )
     raise ConfigError(
         source,
         f"{what} of at least {shortest_length(fractions, needs)} {unit} for data.splits {list(fractions)}",
