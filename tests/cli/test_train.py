@@ -262,7 +262,7 @@ def test_sampling_errors_are_one_line(tutorial_run, tmp_path, case):
     assert line.startswith(f"rnnlab-sample: error: {expected}")
 
 
-@pytest.mark.parametrize("model", ["lstm", "gru"])
+@pytest.mark.parametrize("model", ["lstm", pytest.param("gru", marks=pytest.mark.slow)])
 def test_counting_default_config_meets_the_bar_and_global_scaling_fails_outside(compose_train, model):
     """The README's counting table: the default (relative) counts everywhere; the textbook
     global min-max scaling cannot count past the trained range."""

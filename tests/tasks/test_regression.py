@@ -71,10 +71,11 @@ def test_relative_scaling_is_translation_invariant():
     [
         ("lstm", "torch", "last", 6),
         ("lstm", "scratch", "last", 6),
-        ("lstm_ln", "scratch", "last", 12),
+        # the longer runs keep the default suite under its time budget: they run with the slow tests
+        pytest.param("lstm_ln", "scratch", "last", 12, marks=pytest.mark.slow),
         # pooling heads must first learn where in the window the recent values are
-        ("gru", "scratch", "attention", 15),
-        ("lstm", "torch", "mean", 30),
+        pytest.param("gru", "scratch", "attention", 15, marks=pytest.mark.slow),
+        pytest.param("lstm", "torch", "mean", 30, marks=pytest.mark.slow),
     ],
 )
 def test_the_sine_task_is_learned_far_better_than_naive(tmp_path, cell, backend, head, epochs):
