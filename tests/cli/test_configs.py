@@ -35,7 +35,13 @@ def test_data_and_model_options_build_a_task(compose_train, write_csv, data, mod
         assert task(x).shape == y.shape
 
 
-@pytest.mark.parametrize("model", _options("model"))
+def _classic_models() -> list[str]:
+    """The model options with a backend setting: the classic cells (models/backbone.py)."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return [m for m in _options("model") if "backend" in compose("train", [f"model={m}"]).model]
+
+
+@pytest.mark.parametrize("model", _classic_models())
 def test_every_model_runs_on_the_scratch_backend_with_the_same_parameters(compose_train, model):
     scratch = build.build_task(compose_train(f"model={model}", "model.backend=scratch"), _sine_spec())
     if model == "lstm_ln":  # no fused counterpart

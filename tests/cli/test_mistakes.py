@@ -117,8 +117,48 @@ MISTAKES = [
     (
         "unknown group option",
         TRAIN,
-        ["model=transformer"],
-        "model must be one of gru, lstm, lstm_ln, rnn (got 'transformer'): no conf/model/transformer.yaml",
+        ["model=mamba"],
+        "model must be one of gru, lru, lstm, lstm_ln, mingru, minlstm, rnn, s6, transformer (got 'mamba'): "
+        "no conf/model/mamba.yaml",
+    ),
+    (
+        "bidirectional transformer",
+        TRAIN,
+        ["model=transformer", "model.bidirectional=true"],
+        "model.bidirectional must be false for the transformer: a causal decoder reads only the past "
+        "(a recurrent family can be bidirectional) (got True)",
+    ),
+    (
+        "stateful transformer",
+        TRAIN,
+        ["model=transformer", "data=text", "data.stateful=true"],
+        "data.stateful must be false for TransformerNet: it has no fixed-size state to carry from batch to "
+        "batch (a longer data.window lets it see further back) (got True)",
+    ),
+    (
+        "lru ring",
+        TRAIN,
+        ["model=lru", "model.r_min=0.99"],
+        "model.r_min must be below r_max (0.99): the ring is r_min <= |lambda| <= r_max (got 0.99)",
+    ),
+    (
+        "minrnn cell",
+        TRAIN,
+        ["model=mingru", "model.cell=gru"],
+        "model.cell must be one of mingru, minlstm (got 'gru')",
+    ),
+    (
+        "s6 state",
+        TRAIN,
+        ["model=s6", "model.state_size=0"],
+        "model.state_size must be an integer >= 1 (got 0)",
+    ),
+    (
+        "params budget",
+        TRAIN,
+        ["model=lstm", "model.params=10"],
+        "model.params must be a budget that some width reaches within 5% (the closest: hidden_size 1 gives 24 "
+        "parameters) (got 10)",
     ),
     (
         "unparsable override",

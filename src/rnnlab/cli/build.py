@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
 
 INTERVALS = ("epoch", "step")
+log = logging.getLogger(__name__)
 
 
 def route_lightning_logs() -> None:
@@ -50,6 +52,20 @@ def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
             )
         sizes.update(head="step", input_encoding=spec.input_encoding)
     net = instantiate("model", cfg.model, **sizes)
+    if spec.stateful and not net.backbone.carries_state:
+        raise ConfigError(
+            "data.stateful",
+            f"false for {type(net).__name__}: it has no fixed-size state to carry from batch to "
+            "batch (a longer data.window lets it see further back)",
+            True,
+        )
+    log.info(
+        "model: %s, %s trainable parameters, hidden_size %d%s",
+        type(net).__name__,
+        f"{net.num_parameters:,}",
+        net.hidden_size,
+        f" (chosen for model.params={cfg.model.params})" if cfg.model.get("params") else "",
+    )
     optimizer = instantiate("optimizer", cfg.optimizer)
     schedule = {}
     if cfg.get("scheduler"):

@@ -53,7 +53,9 @@ ALLOWED: dict[str, frozenset[str]] = {
         f"rnnlab.data.{name}"
         for name in ("CharTextDataModule", "CountingDataModule", "CsvSeriesDataModule", "SineDataModule")
     ),
-    "model": frozenset({"rnnlab.models.RecurrentNet"}),
+    "model": frozenset(
+        f"rnnlab.models.{name}" for name in ("LRUNet", "MinRNNNet", "RecurrentNet", "S6Net", "TransformerNet")
+    ),
     "optimizer": frozenset(f"torch.optim.{name}" for name in _OPTIMIZERS),
     "scheduler": frozenset(f"torch.optim.lr_scheduler.{name}" for name in _SCHEDULERS),
     "callbacks": frozenset(

@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
 
     fit(trainer, task, datamodule, cfg.get("ckpt_path"), run_dir)
     score, best = best_score(trainer)
-    metrics = {**scalar_metrics(trainer.callback_metrics), **score}
+    metrics = {**scalar_metrics(trainer.callback_metrics), **score, **model_size(task.net)}
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
         metrics.update(scalar_metrics(trainer.callback_metrics))
@@ -63,6 +63,11 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))
     return finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name)
+
+
+def model_size(net) -> dict[str, int]:
+    """The network's trainable parameters and width, for comparisons at a parameter budget."""
+    return {"model/params": net.num_parameters, "model/hidden_size": net.hidden_size}
 
 
 def check_continuation(cfg: DictConfig, task) -> None:

@@ -1,17 +1,25 @@
-"""The recurrent backbone: one class for every variant, chosen by ``cell``.
+"""The backbone contract, and the classic recurrent backbone chosen by ``cell``.
 
-What a backbone is, for the network (models/net.py) and the tools that look inside it:
-``forward(x, state) -> (outputs, state)`` over (batch, time, features) inputs, where
-``outputs`` holds the top layer's hidden state at every step; and, to have its gradient
-flow measured, ``recording_copy()`` (the ``RecordsHiddenStates`` protocol below): a copy
-with the same weights that runs step by step and keeps every h_t of the top layer in
-``recorded`` after a forward call, for autograd to differentiate against. A model family
-that cannot record simply does not offer it, and the gradient-flow callback says so.
+What a backbone is, for the network (models/net.py) and the tools that look inside it
+(the ``Backbone`` protocol below): ``forward(x, state) -> (outputs, state)`` over (batch,
+time, features) inputs, where ``outputs`` holds the top layer's output at every step
+(``output_size`` features, ``num_directions`` halves side by side for a head that reads a
+backward direction from the start) and ``state`` is whatever the next call needs to go on
+where this one stopped (a tensor or nested tuples of tensors: ``map_state`` reaches them).
+``carries_state`` says whether that state is a fixed-size summary that stateful text
+training may carry from batch to batch (a transformer's growing cache is not).
+
+To have its gradient flow measured, a backbone offers ``recording_copy()`` (the
+``RecordsHiddenStates`` protocol): a copy with the same weights that runs step by step and
+keeps every h_t of the top layer in ``recorded`` after a forward call, for autograd to
+differentiate against. A backbone that has no recurrent state does not offer it, and the
+gradient-flow callback says so.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -24,7 +32,24 @@ CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_ln")
 BACKENDS = ("torch", "scratch")
 SCRATCH_ONLY = ("lstm_ln",)
 
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+State = torch.Tensor | tuple["State", ...]
+
+
+def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: State | None) -> State | None:
+    """``fn`` applied to every tensor of a state (detach, move to a device), keeping its shape."""
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else fn(state)
+    return tuple(map_state(fn, part) for part in state)
+
+
+class Backbone(Protocol):
+    """What every backbone offers (see the module docstring)."""
+
+    output_size: int
+    num_directions: int
+    carries_state: bool
+
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]: ...
 
 
 @runtime_checkable
@@ -45,6 +70,8 @@ class RecurrentBackbone(nn.Module):
     ``outputs`` holds the top layer's hidden state at every step, forward and backward
     directions concatenated, so its last dimension is ``output_size``.
     """
+
+    carries_state = True
 
     def __init__(
         self,

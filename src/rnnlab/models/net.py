@@ -1,6 +1,15 @@
-"""RecurrentNet: an input encoder, a backbone and a head, the network every task trains."""
+"""The network every task trains: an input encoder, a backbone and a head.
+
+``SequenceNet`` is that network for any backbone; each model family is a subclass that says
+which backbone it builds (``RecurrentNet`` here for the classic cells, one file per modern
+family: minrnn.py, lru.py, s6.py, transformer.py). A model config's ``_target_`` names the
+family's class, and its settings are the common ones below plus the family's own.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -10,6 +19,10 @@ from rnnlab.models.backbone import RecurrentBackbone, State
 from rnnlab.models.heads import HEADS, AttentionHead
 
 ENCODINGS = ("dense", "embedding", "one_hot")
+PARAMS_TOLERANCE = 0.05
+
+# (input_size, hidden_size, num_layers, bidirectional, dropout) -> a backbone module
+BackboneFactory = Callable[[int, int, int, bool, float], nn.Module]
 
 
 class OneHot(nn.Module):
@@ -25,7 +38,7 @@ class OneHot(nn.Module):
         return nn.functional.one_hot(ids, self.num_classes).to(self.dtype_of.dtype)
 
 
-class RecurrentNet(nn.Module):
+class SequenceNet(nn.Module):
     """Maps inputs to (batch, output_size) with ``head`` "last", "mean" or "attention"
     (models/heads.py), or to (batch, time, output_size) with ``head="step"``.
 
@@ -34,8 +47,148 @@ class RecurrentNet(nn.Module):
     ``embedding_dim`` columns, the hidden size by default) or ``"one_hot"``. ``tie_weights``
     shares the embedding table with the output layer (Press & Wolf, 2017).
 
-    ``dropout`` acts between stacked layers, on an embedding's output and on the top
-    layer's outputs before the head (as in PyTorch's word_language_model example).
+    ``dropout`` acts on an embedding's output and on the top layer's outputs before the
+    head (as in PyTorch's word_language_model example), and inside the backbone.
+
+    ``params``: choose ``hidden_size`` so that the network has about this many trainable
+    parameters (within 5%), for comparisons of families at one budget; ``hidden_size`` is
+    then ignored. The width is a multiple of ``width_multiple`` (a transformer's heads).
+
+    The backbone (``backbone(input_size, hidden_size, num_layers, bidirectional, dropout)``)
+    follows the contract of models/backbone.py.
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneFactory,
+        width_multiple: int,
+        /,
+        input_size: int,
+        output_size: int,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head: str = "last",
+        input_encoding: str = "dense",
+        embedding_dim: int | None = None,
+        tie_weights: bool = False,
+        params: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_int("input_size", input_size, 1)
+        check_int("output_size", output_size, 1)
+        check_int("num_layers", num_layers, 1)
+        check_choice("head", head, tuple(HEADS))
+        check_choice("input_encoding", input_encoding, ENCODINGS)
+        if not isinstance(bidirectional, bool):
+            raise ConfigError("bidirectional", "true or false", bidirectional)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+            raise ConfigError("dropout", "a number in [0, 1)", dropout)
+        if embedding_dim is not None:
+            check_int("embedding_dim", embedding_dim, 1)
+        build = partial(
+            _parts, backbone, input_size, output_size, num_layers, bidirectional, float(dropout),
+            head, input_encoding, embedding_dim, tie_weights,
+        )  # fmt: skip
+        if params is not None:
+            hidden_size = _width_for(build, check_int("params", params, 1), width_multiple)
+        check_int("hidden_size", hidden_size, 1)
+        self.encoder, self.backbone, self.head = build(hidden_size)
+        self.hidden_size = hidden_size
+        self.drop = nn.Dropout(float(dropout))
+        self.drop_input = input_encoding == "embedding"
+
+    @property
+    def num_parameters(self) -> int:
+        """Trainable parameters, a tied weight counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        outputs, state = self.hidden(x, state)
+        return self.head(self.drop(outputs)), state
+
+    def hidden(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """The backbone's per-step outputs (batch, time, features) and its final state."""
+        features = self.encoder(x)
+        if self.drop_input:
+            features = self.drop(features)
+        return self.backbone(features, state)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention head's weights (batch, time) over the steps of ``x``; attention head only."""
+        if not isinstance(self.head, AttentionHead):
+            raise TypeError(f"attention needs model.head=attention, not {type(self.head).__name__}")
+        return self.head.attention(self.hidden(x)[0])
+
+
+def _parts(
+    backbone: BackboneFactory,
+    input_size: int,
+    output_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    dropout: float,
+    head: str,
+    input_encoding: str,
+    embedding_dim: int | None,
+    tie_weights: bool,
+    hidden_size: int,
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """The encoder, backbone and head of a network ``hidden_size`` wide."""
+    if input_encoding == "embedding":
+        encoder: nn.Module = nn.Embedding(input_size, embedding_dim or hidden_size)
+        features = encoder.embedding_dim
+    elif input_encoding == "one_hot":
+        encoder, features = OneHot(input_size), input_size
+    else:
+        encoder, features = nn.Identity(), input_size
+    body = backbone(features, hidden_size, num_layers, bidirectional, dropout)
+    head_ = HEADS[head](body.output_size, output_size, body.num_directions)
+    if tie_weights:
+        shape = (output_size, body.output_size)
+        if input_encoding != "embedding" or encoder.weight.shape != shape:
+            raise ConfigError(
+                "tie_weights",
+                "used with an embedding input whose size equals the hidden size "
+                "(embedding_dim: null) and as many outputs as inputs",
+                tie_weights,
+            )
+        head_.linear.weight = encoder.weight
+    return encoder, body, head_
+
+
+def _width_for(build: Callable[[int], tuple[nn.Module, ...]], budget: int, multiple: int) -> int:
+    """The width (a multiple of ``multiple``) whose network's parameter count is closest to
+    ``budget``; networks are built on the meta device, so no memory or random numbers are spent."""
+
+    def count(width: int) -> int:
+        with torch.device("meta"):
+            parts = nn.ModuleList(build(width))
+        return sum(p.numel() for p in parts.parameters() if p.requires_grad)
+
+    low, high = 1, 2  # in multiples; the count grows with the width
+    while count(high * multiple) < budget:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle * multiple) < budget else (low, middle)
+    width = min((low * multiple, high * multiple), key=lambda w: abs(count(w) - budget))
+    reached = count(width)
+    if abs(reached - budget) > PARAMS_TOLERANCE * budget:
+        raise ConfigError(
+            "params",
+            f"a budget that some width reaches within {PARAMS_TOLERANCE:.0%} "
+            f"(the closest: hidden_size {width} gives {reached:,} parameters)",
+            budget,
+        )
+    return width
+
+
+class RecurrentNet(SequenceNet):
+    """The classic cells (models/backbone.py): ``cell`` rnn_tanh, rnn_relu, lstm, gru or
+    lstm_ln, computed by PyTorch's fused modules (``backend="torch"``) or from the equations
+    (``"scratch"``), with the settings of SequenceNet.
 
     ``nonlinearity`` is the model config's shorthand for the vanilla RNN
     (``cell: rnn_${model.nonlinearity}``); it is only checked here, so that a bad value is
@@ -54,57 +207,22 @@ class RecurrentNet(nn.Module):
         backend: str = "torch",
         head: str = "last",
         nonlinearity: str | None = None,
-        input_encoding: str = "dense",
-        embedding_dim: int | None = None,
-        tie_weights: bool = False,
+        **settings,
     ) -> None:
-        super().__init__()
         if nonlinearity is not None:
             check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
             if cell != f"rnn_{nonlinearity}":
                 raise ConfigError("nonlinearity", "used with the rnn cell only", cell)
-        check_int("input_size", input_size, 1)
-        check_int("output_size", output_size, 1)
-        check_choice("head", head, tuple(HEADS))
-        check_choice("input_encoding", input_encoding, ENCODINGS)
-        if input_encoding == "embedding":
-            embedding_dim = check_int("embedding_dim", embedding_dim or hidden_size, 1)
-            self.encoder: nn.Module = nn.Embedding(input_size, embedding_dim)
-            features = embedding_dim
-        elif input_encoding == "one_hot":
-            self.encoder, features = OneHot(input_size), input_size
-        else:
-            self.encoder, features = nn.Identity(), input_size
-        self.backbone = RecurrentBackbone(
-            cell, features, hidden_size, num_layers, bidirectional, dropout, backend
+        backbone = partial(RecurrentBackbone, cell, backend=backend)
+        super().__init__(
+            backbone,
+            1,
+            input_size,
+            output_size,
+            hidden_size,
+            num_layers,
+            bidirectional,
+            dropout,
+            head,
+            **settings,
         )
-        self.head = HEADS[head](self.backbone.output_size, output_size, self.backbone.num_directions)
-        self.drop = nn.Dropout(self.backbone.dropout)
-        self.drop_input = input_encoding == "embedding"
-        if tie_weights:
-            shape = (output_size, self.backbone.output_size)
-            if input_encoding != "embedding" or self.encoder.weight.shape != shape:
-                raise ConfigError(
-                    "tie_weights",
-                    "used with an embedding input whose size equals the hidden size "
-                    "(embedding_dim: null) and as many outputs as inputs",
-                    tie_weights,
-                )
-            self.head.linear.weight = self.encoder.weight
-
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        outputs, state = self.hidden(x, state)
-        return self.head(self.drop(outputs)), state
-
-    def hidden(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """The backbone's per-step outputs (batch, time, features) and its final state."""
-        features = self.encoder(x)
-        if self.drop_input:
-            features = self.drop(features)
-        return self.backbone(features, state)
-
-    def attention(self, x: torch.Tensor) -> torch.Tensor:
-        """The attention head's weights (batch, time) over the steps of ``x``; attention head only."""
-        if not isinstance(self.head, AttentionHead):
-            raise TypeError(f"attention needs model.head=attention, not {type(self.head).__name__}")
-        return self.head.attention(self.hidden(x)[0])

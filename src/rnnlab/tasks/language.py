@@ -9,24 +9,10 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from rnnlab.data.spec import TaskSpec, Vocabulary
-from rnnlab.models.backbone import State
+from rnnlab.models.backbone import State, map_state
 from rnnlab.tasks.base import TaskModule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def _to(state: State, device: torch.device) -> State:
-    if isinstance(state, tuple | list):
-        return tuple(s.to(device) for s in state)
-    return state.to(device)
-
-
-def _detach(state: State | None) -> State | None:
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
 
 
 class CharLanguageModel(TaskModule):
@@ -53,7 +39,7 @@ class CharLanguageModel(TaskModule):
         x, y = batch
         logits, state = self(x, self.state if self.spec.stateful else None)
         if self.spec.stateful:
-            self.state = _detach(state)
+            self.state = map_state(torch.Tensor.detach, state)
         losses = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
         return losses, logits, y
 
@@ -77,7 +63,7 @@ class CharLanguageModel(TaskModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
         state = checkpoint.get("carried_state")
-        self.state = None if state is None else _to(state, self.device)
+        self.state = map_state(lambda tensor: tensor.to(self.device), state)
 
     def on_validation_epoch_start(self) -> None:
         self._saved_state, self.state = self.state, None
