@@ -165,3 +165,24 @@ def test_gradient_flow_is_off_for_a_backbone_that_cannot_record(compose_train, c
         "GradientFlow is off for this run: the backbone NoRecording cannot record its hidden states"
         in caplog.text
     )
+
+
+@pytest.mark.parametrize("model", ["mingru", "lru", "transformer"])
+def test_gradient_flow_runs_through_a_family_step_mode_and_is_off_for_the_transformer(tmp_path, model):
+    run = tmp_path / "run"
+    result = run_main(
+        "rnnlab-train",
+        *FAST,
+        f"model={model}",
+        "data.window=24",
+        "callbacks.gradient_flow.every_n_epochs=1",
+        f"hydra.run.dir={run}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    if model == "transformer":
+        assert "GradientFlow is off for this run: the backbone TransformerBackbone cannot record" in log
+        assert not (run / "gradflow.json").exists()
+        return
+    history = json.loads((run / "gradflow.json").read_text())
+    assert all(len(entry["norms"]) == 24 and min(entry["norms"]) > 0 for entry in history)

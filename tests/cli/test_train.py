@@ -211,6 +211,22 @@ def test_text_tutorial_completes_hello(tutorial_run):
     assert "samples/text/text_summary" in events.Tags()["tensors"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["mingru", "minlstm", "lru", "s6", "transformer"])
+def test_every_model_family_learns_the_text_tutorial_and_samples_from_it(tmp_path, model):
+    """The recurrent families sample through their step mode, the transformer through its
+    cache (about 7 s each on a 2-core CPU, S6 20 s)."""
+    run = tmp_path / "run"
+    result = run_main(
+        "rnnlab-train", "experiment=text_tutorial", f"model={model}", f"hydra.run.dir={run}", *FAST[1:]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    result = run_main("rnnlab-sample", ckpt, "prompt=hello", "temperature=0", "length=12")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("hello how are you")
+
+
 def test_sampling_is_reproducible_by_seed(tutorial_run):
     ckpt = f"ckpt_path={tutorial_run / 'checkpoints' / 'last.ckpt'}"
     runs = [

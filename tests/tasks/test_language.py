@@ -6,7 +6,8 @@ import torch
 
 from rnnlab.data import CharTextDataModule, TaskSpec
 from rnnlab.errors import ConfigError
-from rnnlab.models import RecurrentNet
+from rnnlab.models import LRUNet, RecurrentNet, S6Net
+from rnnlab.models.backbone import map_state
 from rnnlab.tasks import CharLanguageModel
 
 ADAM = functools.partial(torch.optim.Adam, lr=1e-2)
@@ -69,6 +70,50 @@ def test_stateful_training_carries_the_state_and_resets_it_each_epoch():
     assert torch.allclose(model.state, expected.detach())
     model.on_train_epoch_start()
     assert model.state is None
+
+
+def _tensors(state) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    map_state(found.append, state)
+    return found
+
+
+@pytest.mark.parametrize("family", [LRUNet, S6Net])
+def test_a_model_family_state_is_carried_detached_and_kept_in_checkpoints(tmp_path, family):
+    """LRU's state is complex; S6's is a tuple per layer (convolution inputs, h)."""
+    spec = TaskSpec(
+        "language", len(VOCAB), len(VOCAB), vocab=VOCAB, input_encoding="embedding", stateful=True
+    )
+
+    def model() -> CharLanguageModel:
+        torch.manual_seed(0)
+        net = family(
+            input_size=len(VOCAB),
+            output_size=len(VOCAB),
+            hidden_size=8,
+            head="step",
+            input_encoding="embedding",
+        )
+        return CharLanguageModel(net=net, spec=spec, optimizer=ADAM)
+
+    trained = model()
+    batch = (torch.randint(1, 5, (2, 6)), torch.randint(1, 5, (2, 6)))
+    trained.on_train_epoch_start()
+    trained.training_step(batch, 0)
+    assert _tensors(trained.state) and not any(t.requires_grad for t in _tensors(trained.state))
+    _, expected = trained(batch[0], trained.state)
+    trained.training_step(batch, 1)
+    for carried, wanted in zip(_tensors(trained.state), _tensors(expected), strict=True):
+        torch.testing.assert_close(carried, wanted.detach())
+
+    checkpoint: dict = {}
+    trained.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "state.ckpt")
+    resumed = model()
+    resumed.on_load_checkpoint(torch.load(tmp_path / "state.ckpt", weights_only=True))
+    for loaded, saved in zip(_tensors(resumed.state), _tensors(trained.state), strict=True):
+        assert loaded.dtype == saved.dtype
+        torch.testing.assert_close(loaded, saved)
 
 
 @pytest.mark.filterwarnings("ignore:.*self.trainer. reference is not registered")
