@@ -19,6 +19,21 @@ def test_cells_benchmark_measures_every_cell_on_both_backends(tmp_path, capsys):
     assert out.strip().splitlines()[-1].startswith("lstm scratch/fused: ")
 
 
+def test_families_benchmark_times_every_family_at_one_budget(capsys):
+    from rnnlab.bench import families
+
+    result = families.measure(1, budget=5_000, steps=16, calls=1)
+    rows = result["families"]
+    assert [row["family"] for row in rows] == list(families.FAMILIES)
+    for row in rows:
+        assert abs(row["params"] - 5_000) <= 250 and row["ms"] == statistics.median(row["runs_ms"]) > 0
+    assert next(row for row in rows if row["family"] == "lstm")["over_lstm"] == 1
+    families.show(result)
+    out = capsys.readouterr().out
+    assert all(f"{row['over_lstm']:.2f}x" in out for row in rows)
+    assert out.strip().splitlines()[-1].startswith("slowest: ")
+
+
 def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
     main(["loader", "--repeats", "1", "--json", str(tmp_path / "loader.json")])
     result = json.loads((tmp_path / "loader.json").read_text())

@@ -143,7 +143,7 @@ def test_every_head_and_bidirectional_where_it_is_defined(family):
 @pytest.mark.parametrize("budget", [20_000, 100_000])
 def test_a_parameter_budget_chooses_the_width(family, budget):
     """Within 5% of the budget; the same network as asking for that width directly (the
-    search builds on the meta device and draws no random numbers)."""
+    search draws no numbers from the run's random generator)."""
     net = _net(family, params=budget, hidden_size=None, input_size=1, output_size=4, head="last")
     assert abs(net.num_parameters - budget) <= 0.05 * budget
     direct = _net(family, hidden_size=net.hidden_size, input_size=1, output_size=4, head="last")

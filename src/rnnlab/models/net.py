@@ -160,10 +160,12 @@ def _parts(
 
 def _width_for(build: Callable[[int], tuple[nn.Module, ...]], budget: int, multiple: int) -> int:
     """The width (a multiple of ``multiple``) whose network's parameter count is closest to
-    ``budget``; networks are built on the meta device, so no memory or random numbers are spent."""
+    ``budget``. Candidates are built under a forked random generator, so the search draws
+    no numbers from the run's own (the chosen network is the one ``hidden_size`` would give).
+    Not on the meta device: its first use of some ops loads torch's decompositions (1.5 s)."""
 
     def count(width: int) -> int:
-        with torch.device("meta"):
+        with torch.random.fork_rng(devices=[]):
             parts = nn.ModuleList(build(width))
         return sum(p.numel() for p in parts.parameters() if p.requires_grad)
 
