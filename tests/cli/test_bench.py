@@ -34,6 +34,19 @@ def test_families_benchmark_times_every_family_at_one_budget(capsys):
     assert out.strip().splitlines()[-1].startswith("slowest: ")
 
 
+def test_scan_benchmark_times_every_layer_against_the_sequence_length(capsys):
+    from rnnlab.bench import scan
+
+    result = scan.measure(1, batch=2, width=8, lengths=(16, 32))
+    assert [row["T"] for row in result["lengths"]] == [16, 32]
+    for row in result["lengths"]:
+        assert list(row["ms"]) == list(scan.LAYERS) and row["faster_than_gru"]["gru"] == 1
+        assert all(row["ms"][name] == statistics.median(row["runs_ms"][name]) > 0 for name in scan.LAYERS)
+    scan.show(result)
+    headline = capsys.readouterr().out.strip().splitlines()[-1]
+    assert headline.startswith("T=32 vs nn.GRU: mingru ") and headline.endswith("x")
+
+
 def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
     main(["loader", "--repeats", "1", "--json", str(tmp_path / "loader.json")])
     result = json.loads((tmp_path / "loader.json").read_text())

@@ -1,5 +1,6 @@
 """rnnlab-train end to end, as a user runs it."""
 
+import collections
 import json
 import math
 import os
@@ -52,7 +53,10 @@ def test_lightning_fast_dev_run_still_writes_metrics(tmp_path):
 
 @pytest.mark.parametrize(
     ("group", "option", "options"),
-    [("model", "transformer", "gru, lstm, lstm_ln, rnn"), ("data", "mnist", "counting, series, sine, text")],
+    [
+        ("model", "mamba", "gru, lru, lstm, lstm_ln, mingru, minlstm, rnn, s6, transformer"),
+        ("data", "mnist", "counting, series, sine, text"),
+    ],
 )
 def test_unknown_option_name_lists_the_options(tmp_path, group, option, options):
     result = run_main("rnnlab-train", f"{group}={option}", f"hydra.run.dir={tmp_path / 'run'}")
@@ -221,6 +225,10 @@ def test_every_model_family_learns_the_text_tutorial_and_samples_from_it(tmp_pat
         "rnnlab-train", "experiment=text_tutorial", f"model={model}", f"hydra.run.dir={run}", *FAST[1:]
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    text = "hello how are you\ni am fine\nhow are you doing\n"  # experiment/text_tutorial.yaml
+    counts = collections.Counter(text)
+    unigram = -sum(n / len(text) * math.log(n / len(text)) for n in counts.values())  # 2.6 nats
+    assert json.loads((run / "metrics.json").read_text())["test/loss"] < 0.2 * unigram
     ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
     result = run_main("rnnlab-sample", ckpt, "prompt=hello", "temperature=0", "length=12")
     assert result.returncode == 0, result.stderr

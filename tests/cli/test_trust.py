@@ -213,9 +213,16 @@ MID_EPOCH = {
         "model.dropout=0.2",
     ],
 }
+# the model families' states: LRU's complex, S6's a tuple per layer, the transformer's none
+MID_EPOCH["stateful text, lru"] = [*MID_EPOCH["stateful text"], "model=lru"]
+MID_EPOCH["stateful text, s6"] = [*MID_EPOCH["stateful text"], "model=s6"]
+MID_EPOCH["sine, transformer"] = [*MID_EPOCH["sine"], "model=transformer"]
+SLOW_CASES = ("stateful text, s6", "sine, transformer")
 
 
-@pytest.mark.parametrize("task", list(MID_EPOCH))
+@pytest.mark.parametrize(
+    "task", [pytest.param(task, marks=pytest.mark.slow) if task in SLOW_CASES else task for task in MID_EPOCH]
+)
 def test_an_interrupt_mid_epoch_resumes_to_the_same_result(tmp_path, monkeypatch, task):
     common = [
         *MID_EPOCH[task],

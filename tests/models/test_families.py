@@ -87,8 +87,9 @@ def test_the_scan_equals_the_step_mode(family, bidirectional):
     assert not net.backbone.record and net.backbone.recorded == []
 
 
-def test_the_transformer_run_token_by_token_with_its_cache_equals_the_whole_sequence():
-    net = _net("transformer")
+@pytest.mark.parametrize("context", [5, 100])  # a sliding window; plain causal attention (fused kernel)
+def test_the_transformer_run_token_by_token_with_its_cache_equals_the_whole_sequence(context):
+    net = _net("transformer", context=context)
     torch.manual_seed(1)
     x = torch.randn(2, TIME, 3, dtype=torch.float64)
     whole_outputs, whole_state, whole_grads = _run_and_differentiate(net, x, None)
@@ -103,7 +104,8 @@ def test_the_transformer_run_token_by_token_with_its_cache_equals_the_whole_sequ
     torch.testing.assert_close(outputs, whole_outputs, **TOLERANCE)
     _assert_all_close(_tensors(state), whole_state)
     _assert_all_close(list(grads), whole_grads)
-    assert state[0][0].shape == (2, 2, 4, 4)  # (batch, heads, context - 1 positions, head size)
+    kept = min(context - 1, TIME)
+    assert state[0][0].shape == (2, 2, kept, 4)  # (batch, heads, context - 1 positions, head size)
 
 
 @pytest.mark.parametrize("family", [*RECURRENT, "transformer"])

@@ -5,12 +5,13 @@ as ``--json`` writes them) and ``show(result)`` (the table and the headline line
 ``rnnlab-bench <name>`` (cli/bench.py) runs them; docs/benchmarks.md has the figures.
 """
 
-from rnnlab.bench import cells, families, loader, parity, quality, startup, sweep
+from rnnlab.bench import cells, families, loader, parity, quality, scan, startup, sweep
 
 BENCHMARKS = {
     "sweep": sweep,
     "cells": cells,
     "families": families,
+    "scan": scan,
     "parity": parity,
     "loader": loader,
     "startup": startup,

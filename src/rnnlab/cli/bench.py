@@ -3,6 +3,7 @@
     rnnlab-bench sweep [--epochs 20] [--repeats 5] [--json PATH]
     rnnlab-bench cells [--repeats 7] [--json PATH]
     rnnlab-bench families [--repeats 5] [--json PATH]
+    rnnlab-bench scan [--repeats 3] [--json PATH]
     rnnlab-bench parity [--repeats 5] [--json PATH]
     rnnlab-bench loader [--repeats 7] [--json PATH]
     rnnlab-bench startup [--repeats 5] [--json PATH]

@@ -64,13 +64,18 @@ class CausalSelfAttention(nn.Module):
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         positions = torch.arange(k.shape[2], device=x.device)
         query_at = positions[k.shape[2] - time :]
-        allowed = (positions <= query_at.unsqueeze(1)) & (positions > query_at.unsqueeze(1) - self.context)
+        if cache is None and time <= self.context:  # plain causal attention: the fused kernel
+            mask, causal = None, True
+        else:
+            mask = (positions <= query_at.unsqueeze(1)) & (positions > query_at.unsqueeze(1) - self.context)
+            causal = False
         y = F.scaled_dot_product_attention(
             rotate(q, query_at),
             rotate(k, positions),
             v,
-            attn_mask=allowed,
+            attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal,
         )
         keep = k.shape[2] - min(self.context - 1, k.shape[2])
         return self.proj(y.transpose(1, 2).reshape(batch, time, -1)), (k[:, :, keep:], v[:, :, keep:])
