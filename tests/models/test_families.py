@@ -14,13 +14,15 @@ from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
 FAMILIES = {
     "mingru": lambda **kw: MinRNNNet("mingru", **kw),
     "minlstm": lambda **kw: MinRNNNet("minlstm", **kw),
+    "mingru log": lambda **kw: MinRNNNet("mingru", scan="log", **kw),  # the paper's log-space scan
+    "minlstm log": lambda **kw: MinRNNNet("minlstm", scan="log", **kw),
     "lru": LRUNet,
     "s6": S6Net,
     # a context shorter than the sequences below, so that the sliding window is exercised
     "transformer": lambda **kw: TransformerNet(**{"num_heads": 2, "context": 5, **kw}),
     "lstm": lambda **kw: RecurrentNet("lstm", **kw),
 }
-RECURRENT = ["mingru", "minlstm", "lru", "s6"]
+RECURRENT = ["mingru", "minlstm", "mingru log", "minlstm log", "lru", "s6"]
 TIME = 37  # longer than one chunk of the linear scan (16) and not a multiple of it
 TOLERANCE = {"rtol": 1e-10, "atol": 1e-10}
 
@@ -177,6 +179,7 @@ def test_a_budget_counts_a_tied_embedding_once():
         ("s6", {"expand": 0}, "expand must be an integer >= 1"),
         ("s6", {"conv_kernel": "4"}, "conv_kernel must be an integer >= 1"),
         ("mingru", {"params": 0}, "params must be an integer >= 1"),
+        ("mingru", {"scan": "fft"}, "scan must be one of linear, log"),
         ("mingru", {"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
         ("transformer", {"num_heads": 0}, "num_heads must be an integer >= 1"),
     ],

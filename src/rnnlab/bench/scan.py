@@ -1,7 +1,8 @@
 """scan: forward + backward of one layer, batch 16, width 128, float32 on the CPU, against
 the sequence length T: PyTorch's fused nn.LSTM and nn.GRU (a loop over time in C++) and
-each modern family's layer in its parallel form (minGRU and minLSTM by the log-space scan,
-LRU and S6 by the chunked linear scan, one causal transformer block). Layers measured in
+each modern family's layer in its parallel form (minGRU and minLSTM by the chunked linear
+scan and, as ``_log``, by the paper's log-space scan; LRU and S6 by the linear scan; one
+causal transformer block). Layers measured in
 turn in each repeat, medians, and nn.GRU's time over each layer's (x = times faster).
 
 S6 keeps T x 2*width x state_size numbers per sequence (16 x 4096 x 256 x 16 floats is
@@ -17,7 +18,7 @@ from rnnlab.bench.common import ms_per_call, print_table
 
 REPEATS = 3
 LENGTHS = (64, 256, 1024, 4096)
-LAYERS = ("lstm", "gru", "mingru", "minlstm", "lru", "s6", "transformer")
+LAYERS = ("lstm", "gru", "mingru", "minlstm", "mingru_log", "minlstm_log", "lru", "s6", "transformer")
 S6_MAX_T = 1024
 HEADLINE_T = 1024
 
@@ -35,6 +36,8 @@ def _layers(width: int) -> dict:
     mixers = {
         "mingru": MinGRU(width),
         "minlstm": MinLSTM(width),
+        "mingru_log": MinGRU(width, scan="log"),  # the paper's log-space scan
+        "minlstm_log": MinLSTM(width, scan="log"),
         "lru": LRU(width, width, r_min=0.4, r_max=0.99, max_phase=6.28),
         "s6": S6(width, state_size=16, expand=2, conv_kernel=4),
     }
