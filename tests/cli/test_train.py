@@ -125,7 +125,10 @@ def test_help_and_cfg_do_not_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False False False"  # Hydra's plugins too
-    assert "== Config groups" in result.stdout and "model: gru, lru, lstm, lstm_ln, mingru, minlstm, rnn, s6, transformer" in result.stdout
+    assert (
+        "== Config groups" in result.stdout
+        and "model: gru, lru, lstm, lstm_ln, mingru, minlstm, rnn, s6, transformer" in result.stdout
+    )
 
 
 def test_run_dirs_are_unique_within_one_second(tmp_path):
