@@ -102,4 +102,4 @@ class LRUNet(SequenceNet):
         def mixer(width: int) -> LRU:
             return LRU(width, state_size or width, r_min, r_max, max_phase)
 
-        super().__init__(partial(ResidualStack, mixer), 1, **settings)
+        super().__init__(partial(ResidualStack, mixer), **settings)

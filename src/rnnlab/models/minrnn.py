@@ -107,4 +107,4 @@ class MinRNNNet(SequenceNet):
     def __init__(self, cell: str = "mingru", scan: str = "linear", **settings) -> None:
         mixer = {"mingru": MinGRU, "minlstm": MinLSTM}[check_choice("cell", cell, CELLS)]
         check_choice("scan", scan, SCANS)
-        super().__init__(partial(ResidualStack, partial(mixer, scan=scan)), 1, **settings)
+        super().__init__(partial(ResidualStack, partial(mixer, scan=scan)), **settings)

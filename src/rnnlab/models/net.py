@@ -52,7 +52,7 @@ class SequenceNet(nn.Module):
 
     ``params``: choose ``hidden_size`` so that the network has about this many trainable
     parameters (within 5%), for comparisons of families at one budget; ``hidden_size`` is
-    then ignored. The width is a multiple of ``width_multiple`` (a transformer's heads).
+    then ignored.
 
     The backbone (``backbone(input_size, hidden_size, num_layers, bidirectional, dropout)``)
     follows the contract of models/backbone.py.
@@ -61,7 +61,6 @@ class SequenceNet(nn.Module):
     def __init__(
         self,
         backbone: BackboneFactory,
-        width_multiple: int,
         /,
         input_size: int,
         output_size: int,
@@ -92,7 +91,7 @@ class SequenceNet(nn.Module):
             head, input_encoding, embedding_dim, tie_weights,
         )  # fmt: skip
         if params is not None:
-            hidden_size = _width_for(build, check_int("params", params, 1), width_multiple)
+            hidden_size = _width_for(build, check_int("params", params, 1))
         check_int("hidden_size", hidden_size, 1)
         self.encoder, self.backbone, self.head = build(hidden_size)
         self.hidden_size = hidden_size
@@ -158,8 +157,8 @@ def _parts(
     return encoder, body, head_
 
 
-def _width_for(build: Callable[[int], tuple[nn.Module, ...]], budget: int, multiple: int) -> int:
-    """The width (a multiple of ``multiple``) whose network's parameter count is closest to
+def _width_for(build: Callable[[int], tuple[nn.Module, ...]], budget: int) -> int:
+    """The width whose network's parameter count is closest to
     ``budget``. Candidates are built under a forked random generator, so the search draws
     no numbers from the run's own (the chosen network is the one ``hidden_size`` would give).
     Not on the meta device: its first use of some ops loads torch's decompositions (1.5 s)."""
@@ -169,13 +168,13 @@ def _width_for(build: Callable[[int], tuple[nn.Module, ...]], budget: int, multi
             parts = nn.ModuleList(build(width))
         return sum(p.numel() for p in parts.parameters() if p.requires_grad)
 
-    low, high = 1, 2  # in multiples; the count grows with the width
-    while count(high * multiple) < budget:
+    low, high = 1, 2  # the count grows with the width
+    while count(high) < budget:
         low, high = high, high * 2
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (middle, high) if count(middle * multiple) < budget else (low, middle)
-    width = min((low * multiple, high * multiple), key=lambda w: abs(count(w) - budget))
+        low, high = (middle, high) if count(middle) < budget else (low, middle)
+    width = min((low, high), key=lambda w: abs(count(w) - budget))
     reached = count(width)
     if abs(reached - budget) > PARAMS_TOLERANCE * budget:
         raise ConfigError(
@@ -218,7 +217,6 @@ class RecurrentNet(SequenceNet):
         backbone = partial(RecurrentBackbone, cell, backend=backend)
         super().__init__(
             backbone,
-            1,
             input_size,
             output_size,
             hidden_size,

@@ -97,4 +97,4 @@ class S6Net(SequenceNet):
         check_int("expand", expand, 1)
         check_int("conv_kernel", conv_kernel, 1)
         mixer = partial(S6, state_size=state_size, expand=expand, conv_kernel=conv_kernel)
-        super().__init__(partial(ResidualStack, mixer, mlp=False), 1, **settings)
+        super().__init__(partial(ResidualStack, mixer, mlp=False), **settings)

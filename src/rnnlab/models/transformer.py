@@ -152,4 +152,4 @@ class TransformerNet(SequenceNet):
         check_int("num_heads", num_heads, 1)
         check_int("context", context, 1)
         backbone = partial(TransformerBackbone, num_heads=num_heads, context=context)
-        super().__init__(backbone, 1, **settings)
+        super().__init__(backbone, **settings)
