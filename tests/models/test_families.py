@@ -10,6 +10,7 @@ import torch
 
 from rnnlab.errors import ConfigError
 from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
+from rnnlab.models.blocks import Mixer
 
 FAMILIES = {
     "mingru": lambda **kw: MinRNNNet("mingru", **kw),
@@ -23,7 +24,7 @@ FAMILIES = {
     "lstm": lambda **kw: RecurrentNet("lstm", **kw),
 }
 RECURRENT = ["mingru", "minlstm", "mingru log", "minlstm log", "lru", "s6"]
-TIME = 37  # longer than one chunk of the linear scan (16) and not a multiple of it
+TIME = 37  # not a square: the chunked linear scan (chunks of about sqrt(T) steps) pads its last chunk
 TOLERANCE = {"rtol": 1e-10, "atol": 1e-10}
 
 
@@ -67,11 +68,14 @@ def _assert_all_close(first, second) -> None:
         torch.testing.assert_close(a, b, **TOLERANCE)
 
 
+@pytest.mark.parametrize("segment", [None, 10])  # one scan; scans of 10 steps with the state carried
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("family", RECURRENT)
-def test_the_scan_equals_the_step_mode(family, bidirectional):
+def test_the_scan_equals_the_step_mode(family, bidirectional, segment, monkeypatch):
     """The recording copy runs every layer step by step (the recurrence as the paper writes
     it); the network itself runs the parallel scan. From a carried state, in float64."""
+    if segment is not None:
+        monkeypatch.setattr(Mixer, "segment", segment)
     net = _net(family, bidirectional=bidirectional)
     torch.manual_seed(1)
     prefix, x = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, TIME, 3, dtype=torch.float64)

@@ -45,7 +45,7 @@ def _layers(width: int) -> dict:
     return {
         "lstm": (lstm, lambda x: lstm(x)[0]),
         "gru": (gru, lambda x: gru(x)[0]),
-        **{name: (mixer, lambda x, m=mixer: m.scan(x)[0]) for name, mixer in mixers.items()},
+        **{name: (mixer, lambda x, m=mixer: m(x)[0]) for name, mixer in mixers.items()},
         "transformer": (block, lambda x: block(x, None)[0]),
     }
 
