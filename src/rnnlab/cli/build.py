@@ -42,6 +42,8 @@ def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
     from rnnlab.tasks import TASKS
 
     sizes = {"input_size": spec.input_size, "output_size": spec.output_size}
+    if spec.objective == "tokens":  # an answer at chosen steps: logits at every step
+        sizes.update(head="step", input_encoding=spec.input_encoding)
     if spec.objective == "language":
         if cfg.model.get("bidirectional"):
             raise ConfigError(

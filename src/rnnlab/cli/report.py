@@ -1,10 +1,16 @@
 """rnnlab-report: one table (and a plot) for a whole sweep.
 
     rnnlab-report outputs/multirun/<stamp> [--metric val/loss_best] [--mode min]
+                  [--x data.pairs] [--best-over optimizer.lr]
 
 Reads every job's overrides (.hydra/overrides.yaml) and metrics.json, and writes into the
 sweep dir report.csv (a row per job), report.md (jobs, then mean +- std over seeds per
-configuration, best first) and report.png (the metric per configuration, with error bars).
+configuration, best first) and report.png: the metric per configuration with error bars,
+or, with ``--x KEY`` (a swept key with numeric values), the metric against that key, one
+line per configuration of the other swept keys (mean +- std over seeds) and a table of the
+same. ``--best-over KEY`` takes, at each point of each line, the value of KEY (for example
+the learning rate) whose mean is best. Defaults come from the ``report`` settings the
+sweep's config stored (conf/train.yaml), then from its optimized_metric and optimized_mode.
 """
 
 from __future__ import annotations
@@ -82,13 +88,33 @@ def read_sweep(sweep: Path) -> list[Job]:
     return jobs
 
 
-def default_metric(sweep: Path) -> str:
+def stored_settings(sweep: Path) -> dict:
+    """metric, mode, x and best_over as the first job's config stored them (``report``,
+    ``optimized_metric``, ``optimized_mode``), each only when it has the right type: a sweep
+    dir is someone's files."""
     for config in sorted(sweep.glob("*/.hydra/config.yaml")):
         stored = _read(config, yaml.safe_load, dict)
-        metric = stored.get("optimized_metric") if isinstance(stored, dict) else None
-        if isinstance(metric, str) and metric:
-            return metric
-    return "val/loss"
+        if not isinstance(stored, dict):
+            continue
+        report = stored.get("report") if isinstance(stored.get("report"), dict) else {}
+        settings = {
+            "metric": report.get("metric") or stored.get("optimized_metric"),
+            "mode": report.get("mode") or stored.get("optimized_mode"),
+            "x": report.get("x"),
+            "best_over": report.get("best_over"),
+        }
+        kept = {k: v for k, v in settings.items() if isinstance(v, str) and v}
+        if kept.get("mode") not in (None, "min", "max"):
+            del kept["mode"]
+        best_over = settings["best_over"]
+        if isinstance(best_over, list) and all(isinstance(k, str) for k in best_over):
+            kept["best_over"] = best_over
+        return kept
+    return {}
+
+
+def default_metric(sweep: Path) -> str:
+    return stored_settings(sweep).get("metric", "val/loss")
 
 
 def _value(job: Job, metric: str) -> float | None:
@@ -115,6 +141,53 @@ def summarize(jobs: list[Job], metric: str, mode: str) -> list[dict]:
         )
     sign = 1 if mode == "min" else -1
     return sorted(rows, key=lambda r: (r["ok"] == 0, sign * r["mean"] if r["ok"] else 0.0))
+
+
+def _override_value(job: Job, key: str) -> str | None:
+    return next((o.split("=", 1)[1] for o in job.overrides if _key(o) == key), None)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def curves(jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str]) -> list[dict]:
+    """The metric against the swept key ``x``: one row per (line, x value), a line being
+    a configuration of the swept keys other than ``x``, the seed and ``best_over``; mean
+    and std over seeds, and where ``best_over`` keys are swept, the mean of their best
+    setting at that point (``chosen`` names it)."""
+    sign = 1 if mode == "min" else -1
+    groups: dict[tuple[str, float, str], list[Job]] = {}
+    for job in jobs:
+        position = _number(_override_value(job, x))
+        if position is None:
+            continue
+        hidden = (x, *best_over)
+        line = " ".join(o for o in job.configuration.split(" ") if _key(o) not in hidden) or "(defaults)"
+        chosen = " ".join(o for o in job.overrides if _key(o) in best_over and _key(o) in job.swept)
+        groups.setdefault((line, position, chosen), []).append(job)
+    best: dict[tuple[str, float], dict] = {}
+    for (line, position, chosen), members in groups.items():
+        values = [v for v in (_value(j, metric) for j in members) if v is not None]
+        row = {
+            "line": line,
+            "x": position,
+            "chosen": chosen,
+            "runs": len(members),
+            "ok": len(values),
+            "mean": statistics.fmean(values) if values else math.nan,
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
+        }
+        current = best.get((line, position))
+        better = row["ok"] and (
+            not current or not current["ok"] or sign * row["mean"] < sign * current["mean"]
+        )
+        if current is None or better:
+            best[(line, position)] = row
+    return sorted(best.values(), key=lambda r: (r["line"], r["x"]))
 
 
 def _fmt(value: float | None) -> str:
@@ -166,6 +239,72 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
     plt.close(fig)
 
 
+def _pivot(points: list[dict]) -> tuple[list[float], dict[str, dict[float, dict]]]:
+    xs = sorted({p["x"] for p in points})
+    lines: dict[str, dict[float, dict]] = {}
+    for point in points:
+        lines.setdefault(point["line"], {})[point["x"]] = point
+    return xs, lines
+
+
+def _cell(point: dict | None) -> str:
+    if point is None or not point["ok"]:
+        return "-"
+    text = f"{_fmt(point['mean'])} ± {_fmt(point['std'])}"
+    return f"{text} ({point['chosen']})" if point["chosen"] else text
+
+
+def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
+    """report.md gains the curves' table; report.png becomes the metric against ``x``."""
+    xs, lines = _pivot(points)
+    table = [f"## {metric} against {x} (mean ± std over seeds)", ""]
+    table += ["| line | " + " | ".join(f"{x}={v:g}" for v in xs) + " |", "|---" * (len(xs) + 1) + "|"]
+    table += [
+        f"| {line} | " + " | ".join(_cell(row.get(v)) for v in xs) + " |" for line, row in lines.items()
+    ]
+    markdown = sweep / "report.md"
+    markdown.write_text(markdown.read_text() + "\n" + "\n".join(table) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for line, row in lines.items():
+        kept = [row[v] for v in xs if v in row and row[v]["ok"]]
+        if not kept:
+            continue
+        position = [p["x"] for p in kept]
+        mean = [p["mean"] for p in kept]
+        std = [p["std"] for p in kept]
+        ax.errorbar(position, mean, yerr=std, marker="o", capsize=3, label=line)
+    if xs and min(xs) > 0 and max(xs) / min(xs) >= 8:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    fig.savefig(sweep / "report.png", dpi=100)
+    plt.close(fig)
+
+
+def print_curves(points: list[dict], metric: str, x: str, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    xs, lines = _pivot(points)
+    table = Table(title=f"{title}: {metric} against {x}", title_justify="left")
+    table.add_column("line")
+    for v in xs:
+        table.add_column(f"{x}={v:g}", justify="right")
+    for line, row in lines.items():
+        table.add_row(line, *(_cell(row.get(v)) for v in xs))
+    Console().print(table)
+
+
 def print_table(rows: list[dict], metric: str, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -182,22 +321,44 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab-report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, help="a sweep directory: outputs/multirun/<stamp>")
     parser.add_argument("--metric", help="a metrics.json key (default: the sweep's optimized_metric)")
-    parser.add_argument("--mode", choices=("min", "max"), default="min", help="which way is better")
+    parser.add_argument(
+        "--mode", choices=("min", "max"), help="which way is better (default: the sweep's optimized_mode)"
+    )
+    parser.add_argument("--x", help="a swept key with numeric values: plot the metric against it")
+    parser.add_argument(
+        "--best-over",
+        action="append",
+        help="a swept key (e.g. optimizer.lr) to take the best of at each point",
+    )
     args = parser.parse_args(argv)
     jobs = read_sweep(args.sweep) if args.sweep.is_dir() else []
     if not jobs:
-        message = f"sweep must be a sweep directory with numbered job dirs (got '{args.sweep}')"
-        print(f"rnnlab-report: error: {message}", file=sys.stderr)
-        sys.exit(2)
-    metric = args.metric or default_metric(args.sweep)
-    rows = summarize(jobs, metric, args.mode)
+        _refuse(f"sweep must be a sweep directory with numbered job dirs (got '{args.sweep}')")
+    stored = stored_settings(args.sweep)
+    metric = args.metric or stored.get("metric", "val/loss")
+    mode = args.mode or stored.get("mode", "min")
+    x, best_over = args.x or stored.get("x"), args.best_over or stored.get("best_over", [])
+    rows = summarize(jobs, metric, mode)
     write_reports(args.sweep, jobs, rows, metric)
-    print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
+    if x is not None:
+        points = curves(jobs, metric, mode, x, best_over)
+        if not points:
+            swept = ", ".join(k for k in jobs[0].swept if not k.startswith(IGNORED)) or "none"
+            _refuse(f"--x must be a swept key with numeric values (got '{x}'; swept: {swept})")
+        write_curves(args.sweep, points, metric, x)
+        print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs")
+    else:
+        print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
     failed = [j for j in jobs if j.status != "ok"]
     for job in failed:
         error = job.metrics.get("error", "")
         print(f"job {job.name} ({job.configuration}, seed {job.seed or '-'}): {job.status}: {error}")
     print(f"wrote {args.sweep / 'report.csv'}, report.md, report.png")
+
+
+def _refuse(message: str) -> None:
+    print(f"rnnlab-report: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def suspect_results(metrics: Mapping[str, Any], spec: TaskSpec, steps: int) -> l
     """Reasons not to trust a finished run's numbers; empty when there are none.
 
     A regression model whose error is above the last-value naive forecast's has learned
-    less than a rule that needs no training; a language model above ln(vocabulary size)
-    predicts worse than a uniform guess. The first split that has the numbers (test, else
+    less than a rule that needs no training; a memory task's model no better than its
+    memoryless baseline has not learned to remember; a language model above ln(vocabulary
+    size) predicts worse than a uniform guess. The first split that has the numbers (test, else
     val) decides.
     """
     reasons = []
@@ -52,6 +53,18 @@ def suspect_results(metrics: Mapping[str, Any], spec: TaskSpec, steps: int) -> l
                         f"{naive:.4g}: the model forecasts worse than repeating the last value"
                     )
                 break
+    elif spec.baselines:
+        # the memory tasks: the first of the split's metrics that has a baseline decides
+        for split in ("test", "val"):
+            for name, higher_is_better in (("acc", True), ("mse", False)):
+                model, baseline = metrics.get(f"{split}/{name}"), metrics.get(f"{split}/baseline_{name}")
+                if isinstance(model, float) and isinstance(baseline, float):
+                    if (model <= baseline) if higher_is_better else (model >= baseline):
+                        reasons.append(
+                            f"{split}/{name} {model:.4g} is no better than the memoryless baseline's "
+                            f"{baseline:.4g}: the model has not learned to remember"
+                        )
+                    return reasons
     elif spec.objective == "language":
         chance = math.log(len(spec.vocab))
         for split in ("test", "val"):
@@ -74,12 +87,12 @@ def print_summary(metrics: Mapping[str, Any], title: str) -> None:
 
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    baselines = [b for b in ("naive", "snaive") if any(f"/{b}_" in key for key in metrics)]
+    baselines = [b for b in ("naive", "snaive", "baseline") if any(f"/{b}_" in key for key in metrics)]
     for column in ["model", *baselines]:
         table.add_column(column, justify="right")
     splits = dict.fromkeys(key.split("/")[0] for key in metrics if key.startswith(("val/", "test")))
     for split in splits:
-        for name in ("loss", "bpc", "mse", "mae", "exact", "acc"):
+        for name in ("loss", "bpc", "mse", "mae", "exact", "acc", "seq_acc"):
             key = f"{split}/{name}"
             if key in metrics and isinstance(metrics[key], float):
                 row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]

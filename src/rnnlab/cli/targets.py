@@ -51,7 +51,17 @@ _RNNLAB_CALLBACKS = ("AttentionPlot", "ForecastPlot", "GradientFlow", "GradientN
 ALLOWED: dict[str, frozenset[str]] = {
     "data": frozenset(
         f"rnnlab.data.{name}"
-        for name in ("CharTextDataModule", "CountingDataModule", "CsvSeriesDataModule", "SineDataModule")
+        for name in (
+            "AddingDataModule",
+            "CharTextDataModule",
+            "CopyDataModule",
+            "CountingDataModule",
+            "CsvSeriesDataModule",
+            "MQARDataModule",
+            "ParityDataModule",
+            "SelectiveCopyDataModule",
+            "SineDataModule",
+        )
     ),
     "model": frozenset(
         f"rnnlab.models.{name}" for name in ("LRUNet", "MinRNNNet", "RecurrentNet", "S6Net", "TransformerNet")

@@ -1,5 +1,5 @@
-"""What the windowed data modules share: their common settings, checked once, and the
-loaders over the splits they hold in memory."""
+"""What the in-memory data modules share: splits held as tensors, the loaders over them,
+and (for the windowed tasks) their common settings, checked once."""
 
 from __future__ import annotations
 
@@ -13,34 +13,17 @@ from rnnlab.data.windowing import TensorBatches, batch_loader, data_seed, split_
 from rnnlab.errors import check_int
 
 
-class WindowDataModule(L.LightningDataModule):
-    """Pairs of (``window`` inputs, the values that follow) held as tensors per split.
+class InMemoryDataModule(L.LightningDataModule):
+    """Splits held as tensors (``self.datasets``: train, val and every name of
+    ``spec.test_splits``), served a whole batch at a time. Subclasses fill the splits in
+    ``setup()`` and say what the data is in ``task_spec()``; training batches come in a new
+    order every epoch, drawn from ``seed``."""
 
-    Subclasses fill ``self.datasets`` in ``setup()`` (train, val and every name of
-    ``spec.test_splits``) and say what the data is in ``task_spec()``. Validation and test
-    targets run ``horizon`` and ``rollout_steps`` values ahead; training batches come in a
-    new order every epoch, drawn from ``seed``.
-    """
-
-    def __init__(
-        self,
-        window: int,
-        horizon: int,
-        rollout_steps: int,
-        batch_size: int,
-        splits: Sequence[float],
-        num_workers: int,
-        seed: int | None,
-    ) -> None:
+    def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
         super().__init__()
-        self.window = check_int("window", window, 1)
-        self.horizon = check_int("horizon", horizon, 1)
-        self.rollout_steps = check_int("rollout_steps", rollout_steps, self.horizon)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.num_workers = check_int("num_workers", num_workers, 0)
         self.seed = data_seed(seed)
-        self.splits = tuple(float(f) for f in splits)
-        split_bounds(100, self.splits)  # validates the fractions now, not at setup
         self.datasets: dict[str, TensorBatches] = {}
 
     def task_spec(self) -> TaskSpec:
@@ -65,3 +48,25 @@ class WindowDataModule(L.LightningDataModule):
             for name in self.spec.test_splits
         ]
         return loaders[0] if len(loaders) == 1 else loaders
+
+
+class WindowDataModule(InMemoryDataModule):
+    """Pairs of (``window`` inputs, the values that follow). Validation and test targets
+    run ``horizon`` and ``rollout_steps`` values ahead."""
+
+    def __init__(
+        self,
+        window: int,
+        horizon: int,
+        rollout_steps: int,
+        batch_size: int,
+        splits: Sequence[float],
+        num_workers: int,
+        seed: int | None,
+    ) -> None:
+        super().__init__(batch_size, num_workers, seed)
+        self.window = check_int("window", window, 1)
+        self.horizon = check_int("horizon", horizon, 1)
+        self.rollout_steps = check_int("rollout_steps", rollout_steps, self.horizon)
+        self.splits = tuple(float(f) for f in splits)
+        split_bounds(100, self.splits)  # validates the fractions now, not at setup

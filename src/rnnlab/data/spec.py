@@ -74,7 +74,12 @@ class Vocabulary:
 class TaskSpec:
     """Sizes and facts a LightningModule needs to be built for a task.
 
-    objective: "regression" (real-valued targets) or "language" (next-character ids).
+    objective: what the targets are, and so which task module trains on them (tasks/):
+        "regression"      the next values of a series (forecasting)
+        "language"        the next character at every step
+        "value"           one real value per sequence
+        "classification"  one class per sequence (output_size classes)
+        "tokens"          a token at some steps, IGNORE (-100) at the others
     scaling: how regression inputs and targets are scaled for the network.
     season: the known period in steps, for the seasonal naive baseline.
     rollout_steps: how many steps the test targets hold, for the autoregressive rollout.
@@ -83,6 +88,8 @@ class TaskSpec:
     vocab: the characters of a language task, index = token id (index 0 is <unk>).
     input_encoding: "dense" (real features), "embedding" or "one_hot" (token ids).
     stateful: language batches are contiguous streams whose hidden state carries over.
+    baselines: per split, what a model without memory scores there ({"test": {"acc": 0.5}}),
+        computed by the data module on that split; logged as <split>/baseline_<metric>.
     """
 
     objective: str
@@ -96,6 +103,7 @@ class TaskSpec:
     vocab: tuple[str, ...] = ()
     input_encoding: str = "dense"
     stateful: bool = False
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so a checkpoint holding it loads with weights_only=True."""

@@ -3,7 +3,23 @@
 from rnnlab.tasks.base import TaskModule
 from rnnlab.tasks.language import CharLanguageModel
 from rnnlab.tasks.regression import SequenceRegressor
+from rnnlab.tasks.supervised import SequenceClassifier, TokenPredictor, ValueRegressor
 
-TASKS = {"regression": SequenceRegressor, "language": CharLanguageModel}
+# spec.objective -> the module that trains on it (data/spec.py lists what each means)
+TASKS = {
+    "regression": SequenceRegressor,
+    "language": CharLanguageModel,
+    "value": ValueRegressor,
+    "classification": SequenceClassifier,
+    "tokens": TokenPredictor,
+}
 
-__all__ = ["TASKS", "CharLanguageModel", "SequenceRegressor", "TaskModule"]
+__all__ = [
+    "TASKS",
+    "CharLanguageModel",
+    "SequenceClassifier",
+    "SequenceRegressor",
+    "TaskModule",
+    "TokenPredictor",
+    "ValueRegressor",
+]

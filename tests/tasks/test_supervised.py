@@ -1,0 +1,167 @@
+"""The memory tasks' objectives: a value, a class, or tokens at scored steps, each beside its
+memoryless baseline; and that models learn them (fixed seeds)."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnnlab.data.spec import TaskSpec
+from rnnlab.tasks import SequenceClassifier, TokenPredictor, ValueRegressor
+from rnnlab.tasks.supervised import IGNORE
+from tests.conftest import FAST, run_entry
+
+
+class Fixed(nn.Module):
+    """A 'network' that returns given outputs, whatever it reads."""
+
+    def __init__(self, outputs: torch.Tensor) -> None:
+        super().__init__()
+        self.outputs = nn.Parameter(outputs)
+
+    def forward(self, x, state=None):
+        return self.outputs, None
+
+
+def _task(cls, outputs, objective):
+    spec = TaskSpec(objective, 1, outputs.shape[-1], baselines={"test": {"acc": 0.25}})
+    return cls(Fixed(outputs), spec, optimizer=torch.optim.SGD)
+
+
+def test_tokens_are_scored_only_where_a_target_exists():
+    logits = torch.randn(2, 4, 5)
+    targets = torch.tensor([[IGNORE, 3, IGNORE, 1], [IGNORE, IGNORE, IGNORE, 2]])
+    logits[0, 1, 3] = logits[0, 3, 1] = 10.0  # sequence 0 right at both answers
+    logits[1, 3, 2], logits[1, 3, 0] = -10.0, 10.0  # sequence 1 wrong at its answer
+    logits[1, 0, 0] = 50.0  # anything at an unscored step counts for nothing
+    loss, scores = _task(TokenPredictor, logits, "tokens").losses((torch.zeros(2, 4), targets))
+    scored = targets != IGNORE
+    expected = nn.functional.cross_entropy(logits[scored], targets[scored])
+    torch.testing.assert_close(loss, expected)
+    assert scores["acc"].tolist() == [1.0, 1.0, 0.0]
+    assert scores["seq_acc"].tolist() == [1.0, 0.0]
+
+
+def test_a_class_per_sequence_and_a_value_per_sequence():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
+    labels = torch.tensor([0, 0, 0])
+    loss, scores = _task(SequenceClassifier, logits, "classification").losses((torch.zeros(3, 5, 1), labels))
+    torch.testing.assert_close(loss, nn.functional.cross_entropy(logits, labels))
+    assert scores["acc"].tolist() == [1.0, 0.0, 1.0]
+    values = torch.tensor([[1.0], [0.5]])
+    loss, scores = _task(ValueRegressor, values, "value").losses(
+        (torch.zeros(2, 5, 2), torch.tensor([[1.0], [1.5]]))
+    )
+    assert float(loss) == pytest.approx(0.5) and scores["mse"].tolist() == [0.0, 1.0]
+
+
+def _train(tmp_path, *overrides):
+    run = tmp_path / "run"
+    args = [
+        *overrides,
+        "callbacks.early_stopping=null",
+        "callbacks.rich_progress_bar=null",
+        "callbacks.gradient_flow=null",
+        "logger=csv",
+        "seed=0",
+        f"hydra.run.dir={run}",
+    ]
+    code, _, stderr = run_entry("rnnlab-train", *args)
+    assert code == 0, stderr[-3000:]
+    return json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("data", "reported"),
+    [
+        ("adding", ["test/mse", "test/baseline_mse"]),
+        ("copy", ["test/loss", "test/baseline_loss", "test/acc", "test/seq_acc", "test/baseline_acc"]),
+        ("selective_copy", ["test/acc", "test/baseline_acc", "test/seq_acc"]),
+        ("mqar", ["test/acc", "test/baseline_acc"]),
+        (
+            "parity",
+            ["test/acc", "test/baseline_acc", "test_extrapolate/acc", "test_extrapolate/baseline_acc"],
+        ),
+    ],
+)
+def test_each_memory_task_reports_its_metric_beside_its_baseline(tmp_path, data, reported):
+    metrics = _train(
+        tmp_path, f"data={data}", *FAST, "data.train_size=64", "data.val_size=32", "data.test_size=32"
+    )
+    assert all(isinstance(metrics[key], float) for key in reported), sorted(metrics)
+
+
+@pytest.mark.slow
+def test_an_lstm_solves_the_adding_problem_at_length_30(tmp_path):
+    metrics = _train(
+        tmp_path,
+        "data=adding",
+        "data.length=30",
+        "data.train_size=2000",
+        "data.val_size=200",
+        "data.test_size=500",
+        "model.hidden_size=32",
+        "trainer.max_epochs=25",
+        "optimizer.lr=0.01",
+    )
+    assert metrics["test/baseline_mse"] == pytest.approx(1 / 6, abs=0.02)
+    assert metrics["test/mse"] < 0.01
+
+
+@pytest.mark.slow
+def test_the_tanh_rnn_stays_at_the_baseline_on_a_long_adding_problem(tmp_path):
+    metrics = _train(
+        tmp_path,
+        "data=adding",
+        "model=rnn",
+        "data.length=150",
+        "data.train_size=2000",
+        "data.val_size=200",
+        "data.test_size=500",
+        "model.hidden_size=32",
+        "trainer.max_epochs=10",
+    )
+    assert metrics["test/mse"] > 0.8 * metrics["test/baseline_mse"]
+
+
+@pytest.mark.slow
+def test_a_gru_learns_parity_and_keeps_it_on_longer_strings(tmp_path):
+    metrics = _train(
+        tmp_path,
+        "data=parity",
+        "model=gru",
+        "data.train_lengths=[2,12]",
+        "data.extrapolate_lengths=[13,30]",
+        "data.train_size=1500",
+        "data.val_size=200",
+        "data.test_size=500",
+        "data.batch_size=32",
+        "model.hidden_size=32",
+        "trainer.max_epochs=40",
+        "optimizer.lr=0.01",
+    )
+    assert metrics["test/baseline_acc"] < 0.6
+    assert metrics["test/acc"] > 0.95 and metrics["test_extrapolate/acc"] > 0.9
+
+
+@pytest.mark.slow
+def test_an_lstm_learns_associative_recall_far_above_chance(tmp_path):
+    metrics = _train(
+        tmp_path,
+        "data=mqar",
+        "data.length=16",
+        "data.pairs=3",
+        "data.vocab_size=16",
+        "data.train_size=2000",
+        "data.val_size=200",
+        "data.test_size=500",
+        "model.hidden_size=32",
+        "trainer.max_epochs=10",
+        "optimizer.lr=0.01",
+    )
+    assert metrics["test/baseline_acc"] == pytest.approx(1 / 8)
+    assert metrics["test/baseline_loss"] == pytest.approx(math.log(8))
+    assert metrics["test/acc"] > 3 * metrics["test/baseline_acc"]
+    assert "test/seq_acc" in metrics and metrics["status"] == "ok"
