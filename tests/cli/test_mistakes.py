@@ -259,6 +259,43 @@ MISTAKES = [
         "data.steps must be a non-zero integer or a list of them (got [0])",
     ),
     (
+        "mqar too many pairs",
+        TRAIN,
+        ["data=mqar", "data.pairs=64"],
+        "data.pairs must be at most 63 for data.vocab_size 128 (distinct keys from its lower half) (got 64)",
+    ),
+    (
+        "mqar too short",
+        TRAIN,
+        ["data=mqar", "data.pairs=32", "data.length=64"],
+        "data.length must be an integer >= 96 (got 64)",
+    ),
+    (
+        "selective copy too many tokens",
+        TRAIN,
+        ["data=selective_copy", "data.tokens=300"],
+        "data.tokens must be at most data.length (256): they are placed among its steps (got 300)",
+    ),
+    (
+        "parity lengths",
+        TRAIN,
+        ["data=parity", "data.train_lengths=[40,3]"],
+        "data.train_lengths must be [shortest, longest] with integers 1 <= shortest <= longest (got [40, 3])",
+    ),
+    (
+        "parity too small for distinct splits",
+        TRAIN,
+        ["data=parity", "data.train_lengths=[3,5]"],
+        "data.val_size must be small enough for this task to make 1000 val sequences unlike the earlier "
+        "splits' (got 1000)",
+    ),
+    (
+        "copy symbols",
+        TRAIN,
+        ["data=copy", "data.symbols=0"],
+        "data.symbols must be an integer >= 1 (got 0)",
+    ),
+    (
         "scheduler interval",
         TRAIN,
         ["scheduler=plateau", "scheduler.interval=hour"],

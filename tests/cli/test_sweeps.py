@@ -61,6 +61,58 @@ def test_report_writes_csv_markdown_and_plot(fake_sweep, capsys):
     assert "model=gru" in out and "job 4 (model=lstm, seed 0): failed: bad value" in out
 
 
+@pytest.fixture
+def study_sweep(tmp_path) -> Path:
+    """model x data.pairs x optimizer.lr x seed, accuracy made up so that the best lr
+    differs by point, and the sweep's stored config names the picture (report.x)."""
+    accuracy = {"transformer": {4: 1.0, 8: 0.98}, "lstm": {4: 0.9, 8: 0.5}}
+    number = 0
+    for model, by_pairs in accuracy.items():
+        for pairs, acc in by_pairs.items():
+            for lr in (0.001, 0.01):
+                for seed in (0, 1):
+                    # lr 0.01 is better at 4 pairs, 0.001 at 8; seed 1 a little lower
+                    value = acc - (0.1 if (lr == 0.01) == (pairs == 8) else 0.0) - 0.02 * seed
+                    overrides = [
+                        f"model={model}",
+                        f"data.pairs={pairs}",
+                        f"optimizer.lr={lr}",
+                        f"seed={seed}",
+                    ]
+                    metrics = {"status": "ok", "test/acc": value, "test/baseline_acc": 1 / 64}
+                    _fake_job(tmp_path, str(number), overrides, metrics)
+                    number += 1
+    for config in tmp_path.glob("*/.hydra/config.yaml"):
+        stored = {"optimized_metric": "test/acc", "optimized_mode": "max"}
+        config.write_text(
+            yaml.safe_dump({**stored, "report": {"x": "data.pairs", "best_over": ["optimizer.lr"]}})
+        )
+    return tmp_path
+
+
+def test_report_draws_the_metric_against_a_swept_key_with_the_best_lr_at_each_point(study_sweep, capsys):
+    report_main([str(study_sweep)])  # metric, mode, x and best_over from the stored config
+    markdown = (study_sweep / "report.md").read_text()
+    assert "## test/acc against data.pairs (mean ± std over seeds)" in markdown
+    assert (
+        "| model=lstm | 0.89 ± 0.01414 (optimizer.lr=0.01) | 0.49 ± 0.01414 (optimizer.lr=0.001) |"
+        in markdown
+    )
+    assert "| model=transformer | 0.99 ± 0.01414 (optimizer.lr=0.01) |" in markdown
+    assert (study_sweep / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert "model=transformer" in capsys.readouterr().out
+
+
+def test_report_refuses_an_x_that_is_not_a_swept_number(study_sweep, capsys):
+    with pytest.raises(SystemExit) as stop:
+        report_main([str(study_sweep), "--x", "model"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "rnnlab-report: error: --x must be a swept key with numeric values (got 'model'; swept: model, "
+        "data.pairs, optimizer.lr)"
+    )
+
+
 def test_report_of_a_directory_without_jobs(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         report_main([str(tmp_path)])

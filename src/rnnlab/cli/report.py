@@ -154,6 +154,12 @@ def _number(text: str | None) -> float | None:
         return None
 
 
+def _baseline_key(metric: str) -> str:
+    """The memoryless baseline logged beside a metric: test/acc -> test/baseline_acc."""
+    split, _, name = metric.rpartition("/")
+    return f"{split}/baseline_{name}"
+
+
 def curves(jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str]) -> list[dict]:
     """The metric against the swept key ``x``: one row per (line, x value), a line being
     a configuration of the swept keys other than ``x``, the seed and ``best_over``; mean
@@ -172,7 +178,9 @@ def curves(jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str]
     best: dict[tuple[str, float], dict] = {}
     for (line, position, chosen), members in groups.items():
         values = [v for v in (_value(j, metric) for j in members) if v is not None]
+        baselines = [v for v in (_value(j, _baseline_key(metric)) for j in members) if v is not None]
         row = {
+            "baseline": statistics.fmean(baselines) if baselines else None,
             "line": line,
             "x": position,
             "chosen": chosen,
@@ -279,9 +287,17 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
         mean = [p["mean"] for p in kept]
         std = [p["std"] for p in kept]
         ax.errorbar(position, mean, yerr=std, marker="o", capsize=3, label=line)
+    baseline = {}
+    for point in points:
+        if point["baseline"] is not None:
+            baseline.setdefault(point["x"], []).append(point["baseline"])
+    if baseline:
+        at = sorted(baseline)
+        ax.plot(at, [statistics.fmean(baseline[v]) for v in at], "k--", alpha=0.5, label="memoryless baseline")
     if xs and min(xs) > 0 and max(xs) / min(xs) >= 8:
         ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ax.minorticks_off()
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} (mean ± std over seeds)")
     ax.grid(alpha=0.3)
