@@ -293,7 +293,8 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
             baseline.setdefault(point["x"], []).append(point["baseline"])
     if baseline:
         at = sorted(baseline)
-        ax.plot(at, [statistics.fmean(baseline[v]) for v in at], "k--", alpha=0.5, label="memoryless baseline")
+        means = [statistics.fmean(baseline[v]) for v in at]
+        ax.plot(at, means, "k--", alpha=0.5, label="memoryless baseline")
     if xs and min(xs) > 0 and max(xs) / min(xs) >= 8:
         ax.set_xscale("log", base=2)
     ax.set_xticks(xs, [f"{v:g}" for v in xs])

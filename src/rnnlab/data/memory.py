@@ -14,9 +14,9 @@ generated from a seed (no download), each scored beside what a model without mem
 
 Train, val and test (and parity's test_extrapolate) are drawn from their own random
 streams, ``numpy.random.default_rng([seed, split])``, and a sequence an earlier split holds
-is drawn again, so no split repeats another's sequences. Each task's ``baselines`` are what a model without memory scores on each split,
-computed exactly; the task module logs them beside the model's metrics as
-``<split>/baseline_<metric>``.
+is drawn again, so no split repeats another's sequences. Each task's ``baselines`` are
+what a model without memory scores on each split, computed exactly; the task module logs
+them beside the model's metrics as ``<split>/baseline_<metric>``.
 
 Token tasks mark the positions without an answer with ``IGNORE`` (-100, the
 ``ignore_index`` of PyTorch's cross-entropy): only answers are scored, except in copy,
