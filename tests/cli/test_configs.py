@@ -28,8 +28,20 @@ def _data_overrides(write_csv, data: str) -> list[str]:
     return [f"data.path={path}", "data.column=close"]
 
 
-@pytest.mark.parametrize("data", _options("data"))
-@pytest.mark.parametrize("model", _options("model"))
+def _data_and_models() -> list:
+    """Every (data, model) pair; a memory task with a family other than the LSTM and the
+    transformer runs with the slow tests (the default run stays under 3 minutes)."""
+    return [
+        pytest.param(model, data, marks=[pytest.mark.slow] if data in MEMORY and model not in KEPT else [])
+        for data in _options("data")
+        for model in _options("model")
+    ]
+
+
+KEPT = ("lstm", "transformer")
+
+
+@pytest.mark.parametrize(("model", "data"), _data_and_models())
 def test_data_and_model_options_build_a_task(compose_train, write_csv, data, model):
     cfg = compose_train(f"data={data}", f"model={model}", *_data_overrides(write_csv, data))
     datamodule = build.build_datamodule(cfg)

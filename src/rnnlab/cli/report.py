@@ -297,6 +297,9 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
         ax.plot(at, means, "k--", alpha=0.5, label="memoryless baseline")
     if xs and min(xs) > 0 and max(xs) / min(xs) >= 8:
         ax.set_xscale("log", base=2)
+    means = [p["mean"] for p in points if p["ok"]]
+    if means and min(means) > 0 and max(means) / min(means) >= 100:  # errors over decades
+        ax.set_yscale("log")
     ax.set_xticks(xs, [f"{v:g}" for v in xs])
     ax.minorticks_off()
     ax.set_xlabel(x)

@@ -25,6 +25,7 @@ which scores every position as the paper does (the blanks before the answer incl
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 
@@ -40,7 +41,7 @@ IGNORE = -100
 ENCODINGS = ("embedding", "one_hot")
 
 
-class GeneratedDataModule(InMemoryDataModule):
+class GeneratedDataModule(InMemoryDataModule, abc.ABC):
     """A memory task: ``generate(rng, size, split)`` makes one split's (inputs, targets),
     ``baselines(split, inputs, targets)`` scores the memoryless guess on it."""
 
@@ -64,11 +65,14 @@ class GeneratedDataModule(InMemoryDataModule):
         }
         self.split_baselines: dict[str, dict[str, float]] = {}
 
+    @abc.abstractmethod
     def generate(self, rng: np.random.Generator, size: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """``size`` sequences of ``split``: inputs and targets, drawn from ``rng`` alone."""
 
+    @abc.abstractmethod
     def baselines(self, split: str, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        raise NotImplementedError
+        """What a model without memory scores on the split, per metric (splits come in
+        order: train first)."""
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
