@@ -167,7 +167,7 @@ EXPERIMENTS = {  # what each recipe promises, as the built objects show it
         "data": "SelectiveCopyDataModule",
         "hidden": 64,
         "layers": 2,
-        "epochs": 20,
+        "steps": 2500,
         "lr": 0.003,
     },
 }

@@ -241,6 +241,11 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
     )
     ax.set_yticks(range(len(plotted)), [r["configuration"] for r in plotted], fontsize="small")
     ax.invert_yaxis()
+    baselines = [v for v in (_value(j, _baseline_key(metric)) for j in jobs) if v is not None]
+    if baselines:
+        baseline = statistics.fmean(baselines)
+        ax.axvline(baseline, color="k", linestyle="--", alpha=0.5, label="memoryless baseline")
+        ax.legend(fontsize="small", loc="lower right")
     ax.set_xlabel(f"{metric} (mean +- std over seeds)")
     fig.tight_layout()
     fig.savefig(sweep / "report.png", dpi=100)
