@@ -55,7 +55,7 @@ def test_lightning_fast_dev_run_still_writes_metrics(tmp_path):
     ("group", "option", "options"),
     [
         ("model", "mamba", "gru, lru, lstm, lstm_ln, mingru, minlstm, rnn, s6, transformer"),
-        ("data", "mnist", "counting, series, sine, text"),
+        ("data", "mnist", "adding, copy, counting, mqar, parity, selective_copy, series, sine, text"),
     ],
 )
 def test_unknown_option_name_lists_the_options(tmp_path, group, option, options):
