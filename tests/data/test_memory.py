@@ -189,3 +189,16 @@ def test_bad_sizes_are_one_clear_line(cls, settings, message):
         cls(**settings)
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "baselines", [{"test": {"acc": "0.5"}}, {"test": 0.5}, ["acc"], {"test": {"acc": True}}]
+)
+def test_a_stored_spec_with_malformed_baselines_is_refused(baselines):
+    """A checkpoint is someone's file: its spec's baselines must be numbers per split."""
+    from rnnlab.data.spec import TaskSpec
+
+    stored = TaskSpec("tokens", 4, 4, baselines={"test": {"acc": 0.25}}).to_dict()
+    assert TaskSpec.from_dict(stored).baselines == {"test": {"acc": 0.25}}
+    with pytest.raises(TypeError, match="baselines"):
+        TaskSpec.from_dict({**stored, "baselines": baselines})

@@ -118,4 +118,17 @@ class TaskSpec:
         values["scaling"] = Scaling(**values.get("scaling", {}))
         values["test_splits"] = tuple(values.get("test_splits", ("test",)))
         values["vocab"] = tuple(values.get("vocab", ()))
+        values["baselines"] = _numbers_per_split(values.get("baselines", {}))
         return cls(**values)
+
+
+def _numbers_per_split(baselines: Any) -> dict[str, dict[str, float]]:
+    """``{split: {metric: number}}`` as stored, or TypeError (a checkpoint is someone's file)."""
+    if not isinstance(baselines, dict) or not all(isinstance(v, dict) for v in baselines.values()):
+        raise TypeError("baselines must map each split to {metric: number}")
+    out = {}
+    for split, metrics in baselines.items():
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in metrics.values()):
+            raise TypeError(f"baselines of {split!r} must be numbers")
+        out[str(split)] = {str(name): float(value) for name, value in metrics.items()}
+    return out
