@@ -122,6 +122,17 @@ def _value(job: Job, metric: str) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
+def _over_seeds(members: list[Job], metric: str) -> dict:
+    """runs, ok (jobs with a finite value), and the mean and std of ``metric`` over them."""
+    values = [v for v in (_value(j, metric) for j in members) if v is not None]
+    return {
+        "runs": len(members),
+        "ok": len(values),
+        "mean": statistics.fmean(values) if values else math.nan,
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
+    }
+
+
 def summarize(jobs: list[Job], metric: str, mode: str) -> list[dict]:
     """Mean and std of ``metric`` over the ok jobs of each configuration, best first."""
     groups: dict[str, list[Job]] = {}
@@ -129,16 +140,7 @@ def summarize(jobs: list[Job], metric: str, mode: str) -> list[dict]:
         groups.setdefault(job.configuration, []).append(job)
     rows = []
     for configuration, members in groups.items():
-        values = [v for v in (_value(j, metric) for j in members) if v is not None]
-        rows.append(
-            {
-                "configuration": configuration,
-                "runs": len(members),
-                "ok": len(values),
-                "mean": statistics.fmean(values) if values else math.nan,
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
-            }
-        )
+        rows.append({"configuration": configuration, **_over_seeds(members, metric)})
     sign = 1 if mode == "min" else -1
     return sorted(rows, key=lambda r: (r["ok"] == 0, sign * r["mean"] if r["ok"] else 0.0))
 
@@ -177,17 +179,13 @@ def curves(jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str]
         groups.setdefault((line, position, chosen), []).append(job)
     best: dict[tuple[str, float], dict] = {}
     for (line, position, chosen), members in groups.items():
-        values = [v for v in (_value(j, metric) for j in members) if v is not None]
         baselines = [v for v in (_value(j, _baseline_key(metric)) for j in members) if v is not None]
         row = {
             "baseline": statistics.fmean(baselines) if baselines else None,
             "line": line,
             "x": position,
             "chosen": chosen,
-            "runs": len(members),
-            "ok": len(values),
-            "mean": statistics.fmean(values) if values else math.nan,
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
+            **_over_seeds(members, metric),
         }
         current = best.get((line, position))
         better = row["ok"] and (
