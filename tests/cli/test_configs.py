@@ -162,7 +162,8 @@ EXPERIMENTS = {  # what each recipe promises, as the built objects show it
     },
     "text_tutorial": {"data": "CharTextDataModule", "hidden": 64, "epochs": 150, "lr": 0.01},
     "study_adding": {"data": "AddingDataModule", "hidden": 64, "epochs": 15},
-    "study_mqar": {"data": "MQARDataModule", "hidden": 64, "layers": 2, "epochs": 20, "lr": 0.003},
+    "study_mqar": {"data": "MQARDataModule", "hidden": 64, "layers": 2, "epochs": 10, "lr": 0.003},
+    "study_mqar_width": {"data": "MQARDataModule", "hidden": 64, "layers": 2, "epochs": 10, "lr": 0.003},
     "study_selective_copy": {
         "data": "SelectiveCopyDataModule",
         "hidden": 64,
