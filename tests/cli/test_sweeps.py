@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,16 @@ def test_report_draws_the_metric_against_a_swept_key_with_the_best_lr_at_each_po
     assert "| model=transformer | 0.99 ± 0.01414 (optimizer.lr=0.01) |" in markdown
     assert (study_sweep / "report.png").read_bytes()[:4] == b"\x89PNG"
     assert "model=transformer" in capsys.readouterr().out
+
+
+def test_a_point_with_one_run_shows_no_spread(study_sweep, capsys):
+    for job in study_sweep.glob("*/.hydra/overrides.yaml"):
+        if "seed=1" in job.read_text():
+            shutil.rmtree(job.parent.parent)
+    report_main([str(study_sweep)])
+    markdown = (study_sweep / "report.md").read_text()
+    assert "| line \\ data.pairs | 4 | 8 |" in markdown
+    assert "| model=lstm | 0.9 (optimizer.lr=0.01) | 0.5 (optimizer.lr=0.001) |" in markdown
 
 
 def test_report_refuses_an_x_that_is_not_a_swept_number(study_sweep, capsys):

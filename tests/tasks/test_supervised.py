@@ -147,21 +147,25 @@ def test_a_gru_learns_parity_and_keeps_it_on_longer_strings(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_lstm_learns_associative_recall_far_above_chance(tmp_path):
+def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path):
+    # Every model first sits on a plateau where it answers with one of the sequence's
+    # values, not the queried key's (0.45 on these sequences, against chance 1/8); recall
+    # is leaving it. 8,000 sequences, not 2,000: on fewer the LSTM memorizes the train split
+    # and stays on the plateau (as the 10,000-sequence MQAR study at length 32 did).
     metrics = _train(
         tmp_path,
         "data=mqar",
-        "data.length=16",
+        "data.length=12",
         "data.pairs=3",
         "data.vocab_size=16",
-        "data.train_size=2000",
+        "data.train_size=8000",
         "data.val_size=200",
         "data.test_size=500",
         "model.hidden_size=32",
-        "trainer.max_epochs=10",
+        "trainer.max_epochs=16",
         "optimizer.lr=0.01",
     )
     assert metrics["test/baseline_acc"] == pytest.approx(1 / 8)
     assert metrics["test/baseline_loss"] == pytest.approx(math.log(8))
-    assert metrics["test/acc"] > 3 * metrics["test/baseline_acc"]
+    assert metrics["test/acc"] > 0.65  # 0.84 measured; the plateau is 0.45
     assert "test/seq_acc" in metrics and metrics["status"] == "ok"

@@ -261,7 +261,8 @@ def _pivot(points: list[dict]) -> tuple[list[float], dict[str, dict[float, dict]
 def _cell(point: dict | None) -> str:
     if point is None or not point["ok"]:
         return "-"
-    text = f"{_fmt(point['mean'])} ± {_fmt(point['std'])}"
+    # one run has no spread to show: "± 0" would claim seeds that agree
+    text = f"{_fmt(point['mean'])} ± {_fmt(point['std'])}" if point["ok"] > 1 else _fmt(point["mean"])
     return f"{text} ({point['chosen']})" if point["chosen"] else text
 
 
@@ -269,7 +270,7 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
     """report.md gains the curves' table; report.png becomes the metric against ``x``."""
     xs, lines = _pivot(points)
     table = [f"## {metric} against {x} (mean ± std over seeds)", ""]
-    table += ["| line | " + " | ".join(f"{x}={v:g}" for v in xs) + " |", "|---" * (len(xs) + 1) + "|"]
+    table += [f"| line \\ {x} | " + " | ".join(f"{v:g}" for v in xs) + " |", "|---" * (len(xs) + 1) + "|"]
     table += [
         f"| {line} | " + " | ".join(_cell(row.get(v)) for v in xs) + " |" for line, row in lines.items()
     ]
@@ -320,9 +321,9 @@ def print_curves(points: list[dict], metric: str, x: str, title: str) -> None:
 
     xs, lines = _pivot(points)
     table = Table(title=f"{title}: {metric} against {x}", title_justify="left")
-    table.add_column("line")
+    table.add_column(f"line \\ {x}")
     for v in xs:
-        table.add_column(f"{x}={v:g}", justify="right")
+        table.add_column(f"{v:g}", justify="right")  # the key is in the title: short columns fit
     for line, row in lines.items():
         table.add_row(line, *(_cell(row.get(v)) for v in xs))
     Console().print(table)
