@@ -157,7 +157,7 @@ EXPERIMENTS = {  # what each recipe promises, as the built objects show it
         "data": "CharTextDataModule",
         "hidden": 384,
         "layers": 2,
-        "steps": 860,
+        "budget": 600.0,
         "stateful": True,
     },
     "text_tutorial": {"data": "CharTextDataModule", "hidden": 64, "epochs": 150, "lr": 0.01},
@@ -183,14 +183,18 @@ def test_experiment_options_build_what_they_promise(compose_train, tmp_path, exp
         extra = [f"data.path={tmp_path / 'corpus.txt'}"]
     cfg = compose_train(f"experiment={experiment}", *extra)
     datamodule = build.build_datamodule(cfg)
-    task = build.build_task(cfg, datamodule.spec)
-    trainer = build.build_trainer(cfg)
+    budget = build.build_budget(cfg)
+    task = build.build_task(cfg, datamodule.spec, budget)
+    trainer = build.build_trainer(cfg, budget)
     assert type(datamodule).__name__ == expected["data"]
     assert task.net.backbone.hidden_size == expected["hidden"]
     assert task.net.backbone.num_layers == expected.get("layers", 1)
     assert trainer.max_epochs == expected.get("epochs", -1)
     assert trainer.max_steps == expected.get("steps", -1)
     assert datamodule.spec.stateful == expected.get("stateful", False)
+    if "budget" in expected:  # the budget ends the run, and its schedule follows the clock
+        assert budget.seconds == expected["budget"] and budget in trainer.callbacks
+        assert task.schedule.clock == budget.tick
     if "lr" in expected:
         assert task.configure_optimizers().defaults["lr"] == expected["lr"]
     assert (None if cfg.probe is None else list(cfg.probe)) == expected.get("probe")

@@ -58,8 +58,8 @@ MISTAKES = [
         "max_epochs -1 alone",
         TRAIN,
         ["trainer.max_epochs=-1"],
-        "trainer.max_epochs must be -1 only with trainer.max_steps or trainer.max_time set (else it "
-        "never ends) (got -1)",
+        "trainer.max_epochs must be -1 only with trainer.max_steps, trainer.max_time or budget set "
+        "(else it never ends) (got -1)",
     ),
     (
         "max_steps 0",
@@ -300,6 +300,26 @@ MISTAKES = [
         TRAIN,
         ["scheduler=plateau", "scheduler.interval=hour"],
         "scheduler.interval must be one of epoch, step (got 'hour')",
+    ),
+    (
+        "budget without a unit",
+        TRAIN,
+        ["budget=600"],
+        "budget must be a training time such as 90s, 10min or 1.5h (or DD:HH:MM:SS), or null for "
+        "none (got 600)",
+    ),
+    (
+        "budget with max_steps",
+        TRAIN,
+        ["budget=10min", "trainer.max_steps=860"],
+        "trainer.max_steps must be -1 with a budget (the budget ends the run and its schedule) (got 860)",
+    ),
+    (
+        "budget with max_time",
+        TRAIN,
+        ["budget=10min", "trainer.max_time=00:00:10:00"],
+        "trainer.max_time must be null with a budget (the budget ends the run and its schedule) "
+        "(got '00:00:10:00')",
     ),
     (
         "checkpoint monitor",

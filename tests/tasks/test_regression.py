@@ -8,6 +8,7 @@ from rnnlab.data import SineDataModule, TaskSpec
 from rnnlab.data.spec import Scaling
 from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
 from rnnlab.tasks import SequenceRegressor
+from rnnlab.tasks.base import Schedule
 
 ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
 
@@ -148,7 +149,7 @@ def test_scheduler_is_built_from_its_factory(name):
         "plateau": functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=1),
         "cosine": functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=4),
     }
-    task.scheduler_factory = factories[name]
+    task.schedule = Schedule(factories[name])
     config = task.configure_optimizers()
     assert isinstance(config["optimizer"], torch.optim.Adam)
     assert config["lr_scheduler"]["monitor"] == "val/loss"

@@ -10,9 +10,12 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.callbacks.budget import TICKS, TimeBudget
+from rnnlab.cli.settings import budget_seconds
 from rnnlab.cli.targets import instantiate
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
+from rnnlab.tasks.base import HORIZONS, Schedule
 
 INTERVALS = ("epoch", "step")
 log = logging.getLogger(__name__)
@@ -37,7 +40,13 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     return datamodule
 
 
-def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
+def build_budget(cfg: DictConfig) -> TimeBudget | None:
+    """The run's time budget (``budget``), or None to end it by its epoch or step count."""
+    seconds = budget_seconds(cfg.get("budget"))
+    return None if seconds is None else TimeBudget(seconds)
+
+
+def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None) -> L.LightningModule:
     """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule."""
     from rnnlab.tasks import TASKS
 
@@ -69,18 +78,31 @@ def build_task(cfg: DictConfig, spec: TaskSpec) -> L.LightningModule:
         f" (chosen for model.params={cfg.model.params})" if cfg.model.get("params") else "",
     )
     optimizer = instantiate("optimizer", cfg.optimizer)
-    schedule = {}
-    if cfg.get("scheduler"):
-        # interval and monitor are Lightning's; the rest configures the torch scheduler
-        conf = OmegaConf.to_container(cfg.scheduler, resolve=True)
-        schedule["scheduler_interval"] = check_choice(
-            "scheduler.interval", conf.pop("interval", "epoch"), INTERVALS
-        )
-        schedule["scheduler_monitor"] = conf.pop("monitor", "val/loss")
-        schedule["scheduler"] = instantiate("scheduler", conf)
-    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, **schedule)
+    schedule = build_schedule(cfg, budget)
+    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, schedule=schedule)
     _check_optimization(task, cfg)
     return task
+
+
+def build_schedule(cfg: DictConfig, budget: TimeBudget | None) -> Schedule | None:
+    """The learning-rate schedule of ``cfg.scheduler``; on a budget, one with an end runs
+    over the budget's ticks on its clock (its own horizon setting is replaced)."""
+    if not cfg.get("scheduler"):
+        return None
+    # interval and monitor are Lightning's; the rest configures the torch scheduler
+    conf = OmegaConf.to_container(cfg.scheduler, resolve=True)
+    interval = check_choice("scheduler.interval", conf.pop("interval", "epoch"), INTERVALS)
+    monitor = conf.pop("monitor", "val/loss")
+    name = str(conf.get("_target_")).rsplit(".", 1)[-1]
+    if budget is None or name not in HORIZONS:
+        return Schedule(instantiate("scheduler", conf), interval, monitor)
+    setting, shift = HORIZONS[name]
+    log.info(
+        "budget %gs: %s ends with the budget (scheduler.%s %s -> %d, a step every %.3g s of it)",
+        budget.seconds, name, setting, conf.get(setting), TICKS - shift, budget.seconds / TICKS,
+    )
+    conf[setting] = TICKS - shift
+    return Schedule(instantiate("scheduler", conf), "step", monitor, clock=budget.tick)
 
 
 def _check_optimization(task: L.LightningModule, cfg: DictConfig) -> None:
@@ -92,9 +114,9 @@ def _check_optimization(task: L.LightningModule, cfg: DictConfig) -> None:
         raise ConfigError(
             "optimizer", f"settings that {cfg.optimizer._target_} accepts", None, str(error)
         ) from None
-    if task.scheduler_factory is not None:
+    if task.schedule is not None:
         try:
-            task.scheduler_factory(optimizer=optimizer)
+            task.schedule.factory(optimizer=optimizer)
         except (TypeError, ValueError) as error:
             allowed = f"settings that {cfg.scheduler._target_} accepts"
             raise ConfigError("scheduler", allowed, None, str(error)) from None
@@ -109,18 +131,23 @@ def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
     ]
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Trainer:
+    """The Trainer of ``cfg.trainer`` with the run's callbacks and loggers; on a budget the
+    budget alone ends training (its TimeBudget is the trainer's Timer)."""
     from rnnlab.callbacks import DivergenceGuard, GracefulInterrupt, RunConfigCheckpoint
     from rnnlab.cli.settings import check_trainer
 
-    check_trainer(cfg.trainer)
+    check_trainer(cfg.trainer, budgeted=budget is not None)
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt(last)]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     loggers = _instantiate_all("logger", cfg.get("logger"))
-    return instantiate("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    limits = {} if budget is None else {"max_epochs": -1, "max_steps": -1}
+    if budget is not None:
+        callbacks.append(budget)
+    return instantiate("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False, **limits)
 
 
 def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:

@@ -12,6 +12,10 @@ from typing import Any
 
 from rnnlab.data.spec import TaskSpec
 
+# A schedule is done when it ran this far through: a step count ends exactly on its end, a
+# budget within a tick of it (the step that spends the budget moves the schedule first).
+SCHEDULE_DONE = 0.99
+
 
 def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float | str]:
     """Tensors and numbers as plain floats (NaN and inf kept as JSON-compatible strings)."""
@@ -36,12 +40,20 @@ def suspect_results(metrics: Mapping[str, Any], spec: TaskSpec, steps: int) -> l
     less than a rule that needs no training; a memory task's model no better than its
     memoryless baseline has not learned to remember; a language model above ln(vocabulary
     size) predicts worse than a uniform guess. The first split that has the numbers (test, else
-    val) decides.
+    val) decides. A learning-rate schedule cut off before its end (a run stopped by
+    trainer.max_time mid-decay) makes the run a poor point of comparison.
     """
     reasons = []
     if steps == 0:
         reasons.append(
             "no optimizer step ran (see trainer.max_steps, trainer.limit_train_batches): untrained"
+        )
+    progress = metrics.get("schedule/progress")
+    if isinstance(progress, float) and progress < SCHEDULE_DONE:
+        reasons.append(
+            f"the learning-rate schedule stopped at {progress:.0%} of its course, the learning rate "
+            f"still {metrics['schedule/final_lr']:.3g}: the run ended first (trainer.max_time, early "
+            "stopping); on a `budget` the schedule ends with the run"
         )
     if spec.objective == "regression":
         for split in ("test", "val"):

@@ -9,6 +9,7 @@ keys that nothing reads.
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,23 +64,37 @@ def check_bool(setting: str, value: Any) -> None:
         raise ConfigError(setting, "true or false", value)
 
 
-def check_trainer(trainer: DictConfig) -> None:
-    """The trainer settings that end a run's budget or scale its steps."""
-    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
-    if not (_is_int(max_epochs) and (max_epochs >= 1 or max_epochs == -1)):
-        raise ConfigError(
-            "trainer.max_epochs",
-            "an integer >= 1, or -1 for no epoch limit (with trainer.max_steps)",
-            max_epochs,
-        )
-    if not (_is_int(max_steps) and (max_steps >= 1 or max_steps == -1)):
-        raise ConfigError("trainer.max_steps", "an integer >= 1, or -1 for no step limit", max_steps)
-    if max_epochs == -1 and max_steps == -1 and trainer.get("max_time") is None:
-        raise ConfigError(
-            "trainer.max_epochs",
-            "-1 only with trainer.max_steps or trainer.max_time set (else it never ends)",
-            -1,
-        )
+BUDGET_UNITS = {"s": 1, "min": 60, "h": 3600}
+BUDGET_ALLOWED = "a training time such as 90s, 10min or 1.5h (or DD:HH:MM:SS), or null for none"
+
+
+def budget_seconds(value: Any) -> float | None:
+    """The seconds of a ``budget`` setting (``10min``, ``90s``, ``1.5h``, ``00:00:10:00``)."""
+    if value is None:
+        return None
+    text = str(value).strip() if isinstance(value, str) else ""
+    if match := re.fullmatch(r"(\d+(?:\.\d*)?)\s*(s|min|h)", text):
+        seconds = float(match[1]) * BUDGET_UNITS[match[2]]
+    elif match := re.fullmatch(r"(\d+):(\d\d):(\d\d):(\d\d)", text):  # Lightning's max_time form
+        days, hours, minutes, secs = (int(part) for part in match.groups())
+        seconds = float(((days * 24 + hours) * 60 + minutes) * 60 + secs)
+    else:
+        raise ConfigError("budget", BUDGET_ALLOWED, value)
+    if seconds <= 0:
+        raise ConfigError("budget", "a training time above zero, or null for none", value)
+    return seconds
+
+
+def check_trainer(trainer: DictConfig, budgeted: bool = False) -> None:
+    """The trainer settings that end a run's budget or scale its steps. On a ``budget`` the
+    budget ends training: a step limit or a second clock would cut its schedule short."""
+    if budgeted:
+        for name, off in (("max_steps", -1), ("max_time", None)):
+            if trainer.get(name, off) != off:
+                allowed = f"{'null' if off is None else off} with a budget (the budget ends the run and its schedule)"
+                raise ConfigError(f"trainer.{name}", allowed, trainer.get(name))
+    else:
+        check_run_length(trainer)
     for name, smallest in (("limit_train_batches", 1), ("limit_val_batches", 0), ("limit_test_batches", 0)):
         value = trainer.get(name, 1.0)
         fraction = isinstance(value, float) and (0 < value <= 1 or (smallest == 0 and value == 0))
@@ -96,6 +111,25 @@ def check_trainer(trainer: DictConfig) -> None:
     every = trainer.get("check_val_every_n_epoch", 1)
     if every is not None and not (_is_int(every) and every >= 1):
         raise ConfigError("trainer.check_val_every_n_epoch", "an integer >= 1", every)
+
+
+def check_run_length(trainer: DictConfig) -> None:
+    """The epoch and step limits of a run without a budget."""
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if not (_is_int(max_epochs) and (max_epochs >= 1 or max_epochs == -1)):
+        raise ConfigError(
+            "trainer.max_epochs",
+            "an integer >= 1, or -1 for no epoch limit (with trainer.max_steps)",
+            max_epochs,
+        )
+    if not (_is_int(max_steps) and (max_steps >= 1 or max_steps == -1)):
+        raise ConfigError("trainer.max_steps", "an integer >= 1, or -1 for no step limit", max_steps)
+    if max_epochs == -1 and max_steps == -1 and trainer.get("max_time") is None:
+        raise ConfigError(
+            "trainer.max_epochs",
+            "-1 only with trainer.max_steps, trainer.max_time or budget set (else it never ends)",
+            -1,
+        )
 
 
 def check_optimizer(optimizer: DictConfig) -> None:
@@ -120,6 +154,7 @@ def check_train_settings(cfg: DictConfig) -> None:
             "null with resume= (a resumed run continues from its own checkpoints/last.ckpt)",
             cfg.ckpt_path,
         )
+    budget_seconds(cfg.get("budget"))
     check_bool("test", cfg.get("test", True))
     check_bool("overwrite", cfg.get("overwrite", False))
     check_choice("optimized_mode", cfg.get("optimized_mode", "min"), ("min", "max"))

@@ -42,10 +42,11 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build.build_datamodule(cfg)
-    task = build.build_task(cfg, datamodule.spec)
+    budget = build.build_budget(cfg)
+    task = build.build_task(cfg, datamodule.spec, budget)
     if cfg.get("ckpt_path"):
         check_continuation(cfg, task)
-    trainer = build.build_trainer(cfg)
+    trainer = build.build_trainer(cfg, budget)
     refuse_ddp_in_local_sweep(cfg, trainer)
     if trainer.is_global_zero:
         write_environment(run_dir / "env.json")
@@ -54,6 +55,9 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     fit(trainer, task, datamodule, cfg.get("ckpt_path"), run_dir)
     score, best = best_score(trainer)
     metrics = {**scalar_metrics(trainer.callback_metrics), **score, **model_size(task.net)}
+    metrics.update(schedule_metrics(trainer))
+    if budget is not None:
+        metrics.update(budget.summary_metrics())
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
         metrics.update(scalar_metrics(trainer.callback_metrics))
@@ -68,6 +72,19 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
 def model_size(net) -> dict[str, int]:
     """The network's trainable parameters and width, for comparisons at a parameter budget."""
     return {"model/params": net.num_parameters, "model/hidden_size": net.hidden_size}
+
+
+def schedule_metrics(trainer) -> dict[str, float]:
+    """The learning rate the run ended with and, for a schedule with an end, how far through
+    it the run got (1.0: to its end; less: the run stopped first)."""
+    from rnnlab.tasks.base import schedule_end
+
+    metrics = {"schedule/final_lr": trainer.optimizers[0].param_groups[0]["lr"]}
+    for config in trainer.lr_scheduler_configs:
+        end = schedule_end(config.scheduler)
+        if end:
+            metrics["schedule/progress"] = round(config.scheduler.last_epoch / end, 4)
+    return metrics
 
 
 def check_continuation(cfg: DictConfig, task) -> None:
@@ -213,11 +230,11 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
                 "combined with key=value overrides only (a resumed run keeps its config groups)",
                 override.input_line,
             )
-        if key.startswith(("optimizer.", "scheduler.")):
+        if key == "budget" or key.startswith(("optimizer.", "scheduler.")):
             raise ConfigError(
                 "resume",
-                "combined with overrides outside optimizer.* and scheduler.* (their state, the "
-                "learning rate included, comes from the checkpoint)",
+                "combined with overrides outside optimizer.*, scheduler.* and budget (their state, "
+                "the learning rate and the time spent included, comes from the checkpoint)",
                 override.input_line,
             )
         OmegaConf.update(resumed, key, override.value(), force_add=True)

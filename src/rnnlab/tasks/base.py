@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -14,14 +15,47 @@ from rnnlab.data.spec import TaskSpec
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
+# The schedulers whose schedule has an end: the setting that places it, in the scheduler's
+# own steps, and where the end lies relative to it (OneCycleLR reaches its last learning
+# rate at step total_steps - 1; a step more raises).
+HORIZONS: dict[str, tuple[str, int]] = {
+    "CosineAnnealingLR": ("T_max", 0),
+    "LinearLR": ("total_iters", 0),
+    "PolynomialLR": ("total_iters", 0),
+    "OneCycleLR": ("total_steps", -1),
+}
+
+
+def schedule_end(scheduler: torch.optim.lr_scheduler.LRScheduler) -> int | None:
+    """The step count at which ``scheduler``'s schedule ends; None for one without an end."""
+    if type(scheduler).__name__ not in HORIZONS:
+        return None
+    setting, shift = HORIZONS[type(scheduler).__name__]
+    return getattr(scheduler, setting) + shift
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How the learning rate changes over a run.
+
+    ``factory`` builds the torch scheduler from the optimizer (a Hydra ``_partial_``).
+    Lightning steps it every ``interval`` ("epoch" or "step"); ReduceLROnPlateau watches
+    ``monitor``. ``clock``, set on a time budget, says which step count the scheduler should
+    have reached by now: the schedule then follows the wall clock instead of the optimizer's
+    steps (see rnnlab.callbacks.budget).
+    """
+
+    factory: SchedulerFactory
+    interval: str = "epoch"
+    monitor: str = "val/loss"
+    clock: Callable[[], int] | None = None
+
 
 class TaskModule(L.LightningModule):
     """A network trained for one kind of task.
 
-    ``optimizer`` and ``scheduler`` are factories (Hydra ``_partial_`` configs): the
-    optimizer is called with the parameters, the scheduler with the optimizer. The
-    scheduler steps every ``scheduler_interval`` ("epoch" or "step"); ReduceLROnPlateau
-    watches ``scheduler_monitor``.
+    ``optimizer`` is a factory (a Hydra ``_partial_`` config) called with the parameters;
+    ``schedule``, if any, says how its learning rate changes.
     """
 
     def __init__(
@@ -29,17 +63,13 @@ class TaskModule(L.LightningModule):
         net: nn.Module,
         spec: TaskSpec,
         optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str = "val/loss",
+        schedule: Schedule | None = None,
     ) -> None:
         super().__init__()
         self.net = net
         self.spec = spec
         self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_interval = scheduler_interval
-        self.scheduler_monitor = scheduler_monitor
+        self.schedule = schedule
         self.train_loss = MeanMetric()
 
     def log_train_loss(self, loss: torch.Tensor, weight: int) -> None:
@@ -63,14 +93,25 @@ class TaskModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
+        if self.schedule is None:
             return optimizer
         scheduler = {
-            "scheduler": self.scheduler_factory(optimizer=optimizer),
-            "interval": self.scheduler_interval,
-            "monitor": self.scheduler_monitor,
+            "scheduler": self.schedule.factory(optimizer=optimizer),
+            "interval": self.schedule.interval,
+            "monitor": self.schedule.monitor,
         }
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        if self.schedule is None or self.schedule.clock is None:
+            super().lr_scheduler_step(scheduler, metric)
+            return
+        # on the clock: as many scheduler steps as ticks of the budget passed since the last
+        # optimizer step (none after a fast step, several after a slow one), taken one at a
+        # time because chained schedules (cosine's recursion) are exact only that way
+        reached = self.schedule.clock()
+        while scheduler.last_epoch < reached:
+            scheduler.step()
 
     def batch_loss(self, batch: tuple[torch.Tensor, ...], net: nn.Module | None = None) -> torch.Tensor:
         """The training loss of one batch, with this task's network or ``net`` (a copy, maybe
