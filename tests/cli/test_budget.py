@@ -1,6 +1,7 @@
 """Budgeted runs: the learning-rate schedule follows the wall clock, so it ends with the
 budget on a fast step and on a slow one, and a resumed run continues both."""
 
+import itertools
 import json
 import math
 import os
@@ -73,7 +74,7 @@ def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train,
     # the learning rate follows the budget's progress: before a step it is where the clock
     # stood after the step before, within a tick (1/1000 of the budget)
     tick = 0.002 * LR
-    for (before, _), (now, lr) in zip(seen, seen[1:]):
+    for (before, _), (now, lr) in itertools.pairwise(seen):
         assert cosine(now) - tick <= lr <= cosine(before) + tick
     middle = min(seen, key=lambda pair: abs(pair[0] - 0.5))
     assert middle[0] == pytest.approx(0.5, abs=0.05) and middle[1] == pytest.approx(LR / 2, rel=0.1)
@@ -88,9 +89,8 @@ def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train,
 
 def test_a_step_count_cut_short_by_max_time_is_flagged(compose_train):
     """The failure a budget fixes: a cosine over steps stopped mid-decay by trainer.max_time."""
-    metrics = train(
-        compose_train(*SINE, "scheduler.interval=step", "scheduler.T_max=100000", "trainer.max_time=00:00:00:01")
-    )
+    cut_short = ["scheduler.interval=step", "scheduler.T_max=100000", "trainer.max_time=00:00:00:01"]
+    metrics = train(compose_train(*SINE, *cut_short))
     assert metrics["schedule/progress"] < 0.5 and metrics["schedule/final_lr"] > LR / 2
     assert "the learning-rate schedule stopped at" in metrics["warnings"][0]
 

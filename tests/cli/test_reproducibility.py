@@ -202,7 +202,10 @@ def fast_run(tmp_path_factory) -> Path:
         (["resume={no_ckpt}"], "resume must be a run directory with checkpoints/last.ckpt to continue from"),
         (["resume={run}", "model=gru"], "resume must be combined with key=value overrides only"),
         (["resume={run}", "optimizer.lr=1"], "resume must be combined with overrides outside optimizer.*"),
-        (["resume={run}", "budget=1h"], "resume must be combined with overrides outside optimizer.*, scheduler.* and budget"),
+        (
+            ["resume={run}", "budget=1h"],
+            "resume must be combined with overrides outside optimizer.*, scheduler.* and budget",
+        ),
     ],
 )
 def test_bad_checkpoint_and_resume_settings(fast_run, tmp_path, args, message):

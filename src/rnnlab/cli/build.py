@@ -99,7 +99,12 @@ def build_schedule(cfg: DictConfig, budget: TimeBudget | None) -> Schedule | Non
     setting, shift = HORIZONS[name]
     log.info(
         "budget %gs: %s ends with the budget (scheduler.%s %s -> %d, a step every %.3g s of it)",
-        budget.seconds, name, setting, conf.get(setting), TICKS - shift, budget.seconds / TICKS,
+        budget.seconds,
+        name,
+        setting,
+        conf.get(setting),
+        TICKS - shift,
+        budget.seconds / TICKS,
     )
     conf[setting] = TICKS - shift
     return Schedule(instantiate("scheduler", conf), "step", monitor, clock=budget.tick)

@@ -91,7 +91,8 @@ def check_trainer(trainer: DictConfig, budgeted: bool = False) -> None:
     if budgeted:
         for name, off in (("max_steps", -1), ("max_time", None)):
             if trainer.get(name, off) != off:
-                allowed = f"{'null' if off is None else off} with a budget (the budget ends the run and its schedule)"
+                shown = "null" if off is None else off
+                allowed = f"{shown} with a budget (the budget ends the run and its schedule)"
                 raise ConfigError(f"trainer.{name}", allowed, trainer.get(name))
     else:
         check_run_length(trainer)
