@@ -69,22 +69,22 @@ def cosine(progress: float) -> float:
 @pytest.mark.parametrize("sleep", [0.0, 0.02], ids=["fast step", "slowed step"])
 def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train, recorder, sleep):
     recorder.append(Recorder(sleep=sleep))
-    metrics = train(compose_train(*SINE, "budget=2s"))
+    metrics = train(compose_train(*SINE, "budget=1.5s"))
     seen = recorder[-1].seen
     # the learning rate follows the budget's progress: before a step it is where the clock
     # stood after the step before, within a tick (1/1000 of the budget)
     tick = 0.002 * LR
     for (before, _), (now, lr) in itertools.pairwise(seen):
         assert cosine(now) - tick <= lr <= cosine(before) + tick
-    middle = min(seen, key=lambda pair: abs(pair[0] - 0.5))
-    assert middle[0] == pytest.approx(0.5, abs=0.05) and middle[1] == pytest.approx(LR / 2, rel=0.1)
+    # the steps sample the whole decay, not one jump from its start to its end
+    assert any(0.3 < progress < 0.7 and LR / 5 < lr < 4 * LR / 5 for progress, lr in seen)
     # ... and ends at the schedule's end when the budget does
     assert metrics["schedule/progress"] >= 0.99 and metrics["schedule/final_lr"] < 0.001 * LR
-    assert 2.0 <= metrics["budget/elapsed_s"] < 3.0
+    assert 1.5 <= metrics["budget/elapsed_s"] < 2.5
     assert metrics["budget/end_step"] == len(seen)
-    assert "warnings" not in metrics
+    assert not any("schedule" in warning for warning in metrics.get("warnings", []))
     if sleep:  # 20 ms a step more: fewer steps in the same time, still the whole schedule
-        assert len(seen) < 2.0 / sleep
+        assert len(seen) < 1.5 / sleep
 
 
 def test_a_step_count_cut_short_by_max_time_is_flagged(compose_train):
@@ -104,7 +104,7 @@ def test_a_resumed_budgeted_run_continues_the_clock_and_the_schedule(tmp_path, r
     checkpoint = read_checkpoint(part / "checkpoints" / "last.ckpt")
     spent = checkpoint["callbacks"]["TimeBudget"]["time_elapsed"]["train"]
     lr_then = checkpoint["optimizer_states"][0]["param_groups"][0]["lr"]
-    assert 2.0 <= spent < 3.0 and lr_then < 0.55 * LR
+    assert 2.0 <= spent < 3.9 and lr_then < 0.55 * LR  # stopped past the middle, before the end
 
     recorder.append(Recorder())
     resumed = run_main("rnnlab-train", f"resume={part}", f"hydra.run.dir={rest}")
@@ -130,3 +130,17 @@ def test_budget_grammar(text, seconds):
 def test_a_budget_that_is_not_a_time_is_one_line(value):
     with pytest.raises(ConfigError, match=r"^budget must be a training time (such as|above zero)"):
         budget_seconds(value)
+
+
+@pytest.mark.slow
+def test_validation_can_follow_the_clock(compose_train, tmp_path):
+    """Lightning's time-based val_check_interval under a budget: a validation every second,
+    however many epochs or batches that is."""
+    every_second = ["trainer.val_check_interval=00:00:00:01", "trainer.check_val_every_n_epoch=null"]
+    metrics = train(compose_train(*SINE, "budget=3.5s", *every_second))
+    assert metrics["status"] == "ok" and metrics["schedule/progress"] >= 0.99
+    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    validations = [row for row in rows[1:] if row.split(",")[header.index("val/loss")]]
+    # a second apart (plus the validation's own time), where every epoch would be ~15 of them
+    assert 2 <= len(validations) <= 4

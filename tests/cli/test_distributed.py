@@ -37,6 +37,18 @@ def test_ddp_cpu_run_leaves_one_run_dir_one_log_one_metrics(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
+def test_a_budget_under_ddp_stops_every_rank_at_the_end_of_the_schedule(tmp_path):
+    """Rank 0's clock moves every rank's schedule (the same learning rate everywhere) and
+    its Timer stops them all: the run ends, neither rank waiting on the other."""
+    args = ["trainer=ddp_cpu", "budget=4s", "scheduler=cosine", "callbacks.rich_progress_bar=null"]
+    result = run_cli("rnnlab-train", *args, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["schedule/progress"] >= 0.99
+    assert metrics["schedule/final_lr"] < 1e-6 and metrics["budget/end_step"] > 0
+
+
 def test_ddp_in_a_local_sweep_fails_that_job_with_the_way_out(tmp_path):
     result = run_cli("rnnlab-train", "-m", *FAST, "trainer=ddp_cpu", "seed=1", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 1, result.stderr[-3000:]  # a sweep with no successful job

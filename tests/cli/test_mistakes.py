@@ -322,6 +322,13 @@ MISTAKES = [
         "(got '00:00:10:00')",
     ),
     (
+        "validation on the clock with early stopping",
+        TRAIN,
+        ["trainer.val_check_interval=00:00:01:00", "trainer.check_val_every_n_epoch=null"],
+        "callbacks.early_stopping must be null with a time-based trainer.val_check_interval "
+        "(Lightning 2.6's EarlyStopping stops with an AttributeError on one) (got 'on')",
+    ),
+    (
         "checkpoint monitor",
         TRAIN,
         [*FAST, "callbacks.model_checkpoint.monitor=val/los"],

@@ -143,15 +143,26 @@ def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Traine
     from rnnlab.cli.settings import check_trainer
 
     check_trainer(cfg.trainer, budgeted=budget is not None)
+    every = cfg.trainer.get("val_check_interval")
+    if isinstance(every, str) and OmegaConf.select(cfg, "callbacks.early_stopping") is not None:
+        raise ConfigError(
+            "callbacks.early_stopping",
+            "null with a time-based trainer.val_check_interval (Lightning 2.6's EarlyStopping "
+            "stops with an AttributeError on one)",
+            "on",
+        )
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt(last)]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     loggers = _instantiate_all("logger", cfg.get("logger"))
-    limits = {} if budget is None else {"max_epochs": -1, "max_steps": -1}
+    limits = {}
     if budget is not None:
         callbacks.append(budget)
+        limits = {"max_epochs": -1, "max_steps": -1}
+        if cfg.trainer.get("max_epochs", -1) != -1:
+            log.info("budget %gs ends training: trainer.max_epochs is not read", budget.seconds)
     return instantiate("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False, **limits)
 
 

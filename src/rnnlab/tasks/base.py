@@ -109,7 +109,9 @@ class TaskModule(L.LightningModule):
         # on the clock: as many scheduler steps as ticks of the budget passed since the last
         # optimizer step (none after a fast step, several after a slow one), taken one at a
         # time because chained schedules (cosine's recursion) are exact only that way
-        reached = self.schedule.clock()
+        # rank 0's clock decides for every DDP process: a tick apart, their learning rates
+        # would differ and the replicas' weights drift apart
+        reached = self.trainer.strategy.broadcast(self.schedule.clock())
         while scheduler.last_epoch < reached:
             scheduler.step()
 
