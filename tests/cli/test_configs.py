@@ -255,7 +255,7 @@ def test_hparams_search_options(compose_train, search):
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
-    assert sweeper._target_.endswith("ResumableOptunaSweeper")
+    assert sweeper._target_ == "hydra_plugins.rnnlab_sweepers.optuna.OptunaSweeper"
     assert sweeper.direction == cfg.optimized_mode == "min"
     for key in ("model", "model.hidden_size", "model.num_layers", "model.dropout", "optimizer.lr"):
         assert key in sweeper.params

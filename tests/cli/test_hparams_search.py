@@ -1,35 +1,32 @@
-"""Optuna searches (hparams_search=...): stored in the sweep dir, resumable, never ended by a
-failed trial."""
+"""Optuna searches (hparams_search=..., hydra/sweeper=optuna): stored in the sweep dir or a
+shared storage, resumable, shared by several sweepers, pruned, of one or several objectives."""
 
 import json
-import math
 import os
-
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna<3 on SQLAlchemy 1.4
+import subprocess
+import sys
+import time
+import urllib.request
 
 import optuna
 import pytest
-import yaml
 from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
 
-from hydra_plugins.rnnlab_sweepers.optuna import ResumableOptunaSweeper
+from hydra_plugins.rnnlab_sweepers.optuna import OptunaSweeper, TrialSeeded
+from rnnlab import search
 from rnnlab.cli.report import read_sweep
 from rnnlab.errors import ConfigError
 from tests.conftest import FAST, run_main
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+QUICK = [*FAST, "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
 
 
 def _search(sweep_dir, *overrides: str):
     result = run_main(
-        "rnnlab-train",
-        "-m",
-        "hparams_search=sine_optuna",
-        *FAST,
-        "trainer.limit_val_batches=1",
-        "trainer.limit_test_batches=1",
-        f"hydra.sweep.dir={sweep_dir}",
-        *overrides,
+        "rnnlab-train", "-m", "hparams_search=sine_optuna", *QUICK, f"hydra.sweep.dir={sweep_dir}", *overrides
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -43,14 +40,13 @@ def _study(sweep_dir) -> optuna.Study:
 def test_search_runs_three_trials_then_resumes_to_five(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=3")
     study = _study(tmp_path)
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
     first = {name: (tmp_path / name / "metrics.json").read_text() for name in ("0", "1", "2")}
     for trial in study.trials:  # the value told to optuna is the job's optimized metric
-        metrics = json.loads(first[str(trial.number)])
-        assert trial.value == pytest.approx(metrics["val/loss_best"])
+        assert trial.value == pytest.approx(json.loads(first[str(trial.number)])["val/loss_best"])
 
     result = _search(tmp_path, "hydra.sweeper.n_trials=5")
-    assert "3 finished trials, 2 to run" in result.stdout + result.stderr
+    assert "3 trials so far, 5 in all" in result.stdout + result.stderr
     study = _study(tmp_path)
     assert [t.number for t in study.trials if t.state.is_finished()] == [0, 1, 2, 3, 4]
     assert [job.name for job in read_sweep(tmp_path)] == ["0", "1", "2", "3", "4"]
@@ -59,33 +55,38 @@ def test_search_runs_three_trials_then_resumes_to_five(tmp_path):
     params = [t.params for t in study.trials]
     assert params[3] not in params[:3] and params[4] not in params[:3]  # not the same draws again
     for trial in study.trials[3:]:  # trial params reached the job's config
-        config = yaml.safe_load((tmp_path / str(trial.number) / ".hydra" / "config.yaml").read_text())
-        assert config["model"]["hidden_size"] == trial.params["model.hidden_size"]
-        assert config["optimizer"]["lr"] == pytest.approx(trial.params["optimizer.lr"])
+        config = OmegaConf.load(tmp_path / str(trial.number) / ".hydra" / "config.yaml")
+        assert config.model.hidden_size == trial.params["model.hidden_size"]
+        assert config.optimizer.lr == pytest.approx(trial.params["optimizer.lr"])
+        assert config.trial.number == trial.number
     best = OmegaConf.load(tmp_path / "optimization_results.yaml")
     assert best.best_value == pytest.approx(min(t.value for t in study.trials))
 
 
-def test_failed_trials_do_not_end_the_study(tmp_path):
+def test_failed_trials_are_recorded_and_do_not_end_the_study(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=3", "model.hidden_size=choice(0, 8)")
     study = _study(tmp_path)
-    assert len(study.trials) == 3
     assert {t.params["model.hidden_size"] for t in study.trials} == {0, 8}
     statuses = {job.name: job.status for job in read_sweep(tmp_path)}
     for trial in study.trials:
         failed = trial.params["model.hidden_size"] == 0
         assert statuses[str(trial.number)] == ("failed" if failed else "ok")
-        assert math.isinf(trial.value) == failed  # the worst value for the sampler
+        assert trial.state == (TrialState.FAIL if failed else TrialState.COMPLETE)
+        if failed:  # the job's one line, kept with the trial
+            assert trial.user_attrs["error"].startswith("model.hidden_size must be")
 
 
-def test_trials_of_a_killed_search_are_marked_and_run_anew(tmp_path):
+def test_a_silent_trial_of_a_killed_sweeper_is_failed_and_run_anew(tmp_path):
     study = optuna.create_study(study_name="sine", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
-    study.ask()  # a trial that never finished: its search was killed
-    _search(tmp_path, "hydra.sweeper.n_trials=1")
+    alive, dead = study.ask(), study.ask()  # two trials left running by a sweeper
+    dead.set_user_attr("heartbeat", time.time() - 3600)  # the killed one has been silent for an hour
+    alive.set_user_attr("heartbeat", time.time() + 3600)  # the other still beats
+    _search(tmp_path, "hydra.sweeper.n_trials=3")
     trials = _study(tmp_path).trials
-    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
-    assert trials[0].user_attrs == {"interrupted": True}
-    assert [job.name for job in read_sweep(tmp_path)] == ["1"]  # job dir = trial number
+    assert [t.state.name for t in trials] == ["RUNNING", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[1].user_attrs["interrupted"] is True
+    # the running trial counts toward the 3; the silent one does not and is replaced
+    assert [job.name for job in read_sweep(tmp_path)] == ["2", "3"]  # job dir = trial number
 
 
 def test_resuming_with_another_search_space_is_refused(tmp_path):
@@ -94,7 +95,7 @@ def test_resuming_with_another_search_space_is_refused(tmp_path):
         "rnnlab-train",
         "-m",
         "hparams_search=sine_optuna",
-        *FAST,
+        *QUICK,
         "hydra.sweeper.n_trials=2",
         "model.hidden_size=int(interval(8, 64))",  # was choice(16, 32, 64, 128)
         f"hydra.sweep.dir={tmp_path}",
@@ -107,21 +108,218 @@ def test_resuming_with_another_search_space_is_refused(tmp_path):
     assert [job.name for job in read_sweep(tmp_path)] == ["0"]  # nothing new ran, nothing lost
 
 
+def test_a_trial_behind_the_median_is_pruned_and_keeps_its_checkpoint(tmp_path):
+    space = search.search_space({"optimizer.lr": "tag(log, interval(1e-4, 3e-2))"})
+    study = optuna.create_study(study_name="sine", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    study.add_trial(  # an earlier trial that was perfect at every epoch: any new one is behind
+        optuna.trial.create_trial(
+            params={"optimizer.lr": 1e-3},
+            distributions=space,
+            value=0.0,
+            intermediate_values=dict.fromkeys(range(10), 0.0),
+        )
+    )
+    _search(
+        tmp_path,
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.pruner=median",
+        "hydra.sweeper.startup_trials=1",
+        "hydra.sweeper.warmup_epochs=1",
+        "~hydra.sweeper.params",
+        "optimizer.lr=tag(log, interval(1e-4, 3e-2))",
+        "trainer.max_epochs=4",
+    )
+    trial = _study(tmp_path).trials[1]
+    assert trial.state == TrialState.PRUNED
+    assert sorted(trial.intermediate_values) == [0, 1]  # reported every epoch, never pruned in warm-up
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    assert metrics["status"] == "pruned" and metrics["pruned_at_epoch"] == 1
+    assert "test/loss" not in metrics  # a pruned trial is not tested
+    assert (tmp_path / "1" / "checkpoints" / "last.ckpt").is_file()
+    assert {job.name: job.status for job in read_sweep(tmp_path)} == {"1": "pruned"}
+
+
+def test_two_sweepers_on_one_journal_share_its_trials(tmp_path):
+    """Two `rnnlab-train -m` commands started at once on one study (as a SLURM array would):
+    every trial runs once, in its own job dir, and the study ends at n_trials."""
+    journal = tmp_path / "study.journal"
+    command = [
+        "rnnlab-train",
+        "-m",
+        "hparams_search=sine_optuna",
+        *QUICK,
+        "hydra.sweeper.sampler=random",
+        "hydra.sweeper.n_trials=6",
+        f"hydra.sweeper.storage={journal}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "model=lstm",
+        "model.num_layers=1",
+    ]
+    script = os.path.join(os.path.dirname(sys.executable), "rnnlab-train")
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    workers = [
+        subprocess.Popen(
+            [script, *command[1:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs[0][-2000:] + outputs[1][-2000:]
+    study = optuna.load_study(study_name="sine", storage=search.open_storage(str(journal)))
+    ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    assert sorted(t.number for t in ran) == list(range(6)) and all(
+        t.state == TrialState.COMPLETE for t in ran
+    )
+    assert len({t.user_attrs["worker"] for t in ran}) == 2  # both sweepers ran trials
+    jobs = read_sweep(tmp_path / "sweep")
+    assert sorted(int(job.name) for job in jobs) == list(range(6))  # none lost, none run twice
+    for trial in ran:  # each job is its own trial
+        metrics = json.loads((tmp_path / "sweep" / str(trial.number) / "metrics.json").read_text())
+        assert trial.value == pytest.approx(metrics["val/loss_best"])
+
+
+def test_a_search_of_two_objectives_keeps_its_pareto_front(tmp_path):
+    _search(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "optimized_metric=[val/loss_best,model/params]",
+        "optimized_mode=[min,min]",
+    )
+    study = _study(tmp_path)
+    assert [d.name for d in study.directions] == ["MINIMIZE", "MINIMIZE"]
+    for trial in study.trials:
+        metrics = json.loads((tmp_path / str(trial.number) / "metrics.json").read_text())
+        assert trial.values == pytest.approx([metrics["val/loss_best"], metrics["model/params"]])
+    front = OmegaConf.load(tmp_path / "optimization_results.yaml").best_trials
+    assert sorted(t.trial for t in front) == sorted(t.number for t in study.best_trials)
+
+
+def test_samplers_draw_per_trial_so_that_sweepers_agree():
+    space = {
+        "lr": FloatDistribution(1e-4, 1e-2, log=True),
+        "width": IntDistribution(8, 64),
+        "cell": CategoricalDistribution(["lstm", "gru"]),
+    }
+    for name in ("tpe", "random", "cmaes"):
+        draws = []
+        for _ in range(2):  # two sweepers with the same seed, each asking for trial 0 and 1
+            study = optuna.create_study(sampler=TrialSeeded(name, 7, space, startup_trials=1))
+            draws.append([study.ask(space).params for _ in range(2)])
+        assert draws[0] == draws[1], name  # the same trial numbers draw the same parameters
+        assert draws[0][0] != draws[0][1], name  # and different trials different ones
+    grid = {"width": CategoricalDistribution([8, 16]), "cell": CategoricalDistribution(["lstm", "gru"])}
+    study = optuna.create_study(sampler=TrialSeeded("grid", 0, grid, startup_trials=1))
+    assert search.enqueue_grid(study, grid) == 4 and search.enqueue_grid(study, grid) == 4  # queued once
+    points = []
+    for _ in range(4):
+        trial = study.ask(grid)
+        study.tell(trial, 0.0)
+        points.append((trial.params["width"], trial.params["cell"]))
+    assert sorted(points) == [(8, "gru"), (8, "lstm"), (16, "gru"), (16, "lstm")]  # every point once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("choice(rnn, lstm)", CategoricalDistribution(["rnn", "lstm"])),
+        ("range(1, 7, 2)", CategoricalDistribution([1, 3, 5])),
+        ("interval(0.0, 0.3)", FloatDistribution(0.0, 0.3)),
+        ("int(interval(8, 64))", IntDistribution(8, 64)),
+        ("tag(log, interval(1e-4, 3e-2))", FloatDistribution(1e-4, 3e-2, log=True)),
+        ("tag(log, int(interval(8, 64)))", IntDistribution(8, 64, log=True)),
+    ],
+)
+def test_the_search_space_grammar(text, expected):
+    assert search.distribution("x", text) == expected
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
         ("direction", "up", "hydra.sweeper.direction must be min or max"),
         ("n_trials", 0, "hydra.sweeper.n_trials must be an integer >= 1"),
+        ("sampler", "bayes", "hydra.sweeper.sampler must be one of tpe, random, grid, cmaes"),
+        ("pruner", "early", "hydra.sweeper.pruner must be median, hyperband or null"),
+        ("heartbeat_s", 0, "hydra.sweeper.heartbeat_s must be an integer >= 1"),
     ],
 )
 def test_bad_search_settings(setting, value, message):
-    settings = {
-        "sampler": OmegaConf.create({"_target_": "optuna.samplers.RandomSampler"}),
-        "direction": "min",
-        "storage": None,
-        "study_name": "s",
-        "n_trials": 3,
-        setting: value,
-    }
     with pytest.raises(ConfigError, match=f"^{message}"):
-        ResumableOptunaSweeper(**settings)
+        OptunaSweeper(**{setting: value})
+
+
+def test_pruning_needs_one_objective():
+    with pytest.raises(ConfigError, match=r"^hydra\.sweeper\.pruner must be null for a search of several"):
+        OptunaSweeper(direction=OmegaConf.create(["min", "min"]), pruner="median")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["hydra.sweeper.storage=nowhere"],
+            "hydra.sweeper.storage must be null (sqlite in the sweep dir), journal",
+        ),
+        (["hydra.sweeper.storage=nosuchdb://x"], "hydra.sweeper.storage must be a storage Optuna can open"),
+        (
+            ["hydra.sweeper.sampler=grid"],
+            "hydra.sweeper.params.model.dropout must be choice(...) or range(...) with sampler=grid",
+        ),
+        (
+            ["model.hidden_size=interval(64, 8)"],
+            "hydra.sweeper.params.model.hidden_size must be an interval with low < high",
+        ),
+        (["optimized_mode=[min,max]"], "optimized_mode must be min or max (got ['min', 'max'])"),
+    ],
+)
+def test_bad_searches_are_one_line(tmp_path, overrides, message):
+    result = run_main(
+        "rnnlab-train", "-m", "hparams_search=sine_optuna", *QUICK, f"hydra.sweep.dir={tmp_path}", *overrides
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"rnnlab-train: error: {message}"), line
+    assert read_sweep(tmp_path) == []
+
+
+def test_a_job_refuses_a_bad_trial_block(tmp_path):
+    result = run_main(
+        "rnnlab-train", *QUICK, "trial={study:s,storage:x,number:-1}", f"hydra.run.dir={tmp_path}"
+    )
+    assert result.returncode == 2
+    assert "trial must be null, or the block the optuna sweeper sets" in result.stderr
+
+
+def test_the_dashboard_serves_a_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="sine", storage=storage)
+    study.optimize(lambda trial: trial.suggest_float("x", -1, 1) ** 2, n_trials=3)
+    dashboard = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "optuna-dashboard"), storage, "--port", "18087"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:18087/api/studies", timeout=2) as page:
+                    studies = json.loads(page.read())
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("optuna-dashboard did not answer in 20 s")
+    finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=10)
+    (shown,) = studies["study_summaries"]
+    assert shown["study_name"] == "sine"
+
+
+def test_a_grid_search_runs_every_point_once_and_stops(tmp_path):
+    _search(
+        tmp_path, "hydra.sweeper.sampler=grid", "~hydra.sweeper.params", "model.hidden_size=choice(8, 16)"
+    )
+    study = _study(tmp_path)
+    assert sorted(t.params["model.hidden_size"] for t in study.trials) == [8, 16]  # not the 20 n_trials says
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)

@@ -207,7 +207,7 @@ MISTAKES = [
         ["probe=abc"],
         "probe must be a non-empty list of numbers (a window to forecast from), or null (got 'abc')",
     ),
-    ("optimized_mode", TRAIN, ["optimized_mode=up"], "optimized_mode must be one of min, max (got 'up')"),
+    ("optimized_mode", TRAIN, ["optimized_mode=up"], "optimized_mode must be min or max (got 'up')"),
     (
         "threads text",
         TRAIN,

@@ -11,6 +11,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.callbacks.budget import TICKS, TimeBudget
+from rnnlab.callbacks.pruning import TrialPruning
 from rnnlab.cli.settings import budget_seconds
 from rnnlab.cli.targets import instantiate
 from rnnlab.data.spec import TaskSpec
@@ -156,6 +157,8 @@ def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Traine
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt(last)]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
+    if cfg.get("trial") is not None:  # a job of an optuna search: report to its trial, maybe stop
+        callbacks.append(build_pruning(cfg))
     loggers = _instantiate_all("logger", cfg.get("logger"))
     limits = {}
     if budget is not None:
@@ -164,6 +167,16 @@ def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Traine
         if cfg.trainer.get("max_epochs", -1) != -1:
             log.info("budget %gs ends training: trainer.max_epochs is not read", budget.seconds)
     return instantiate("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False, **limits)
+
+
+def build_pruning(cfg: DictConfig) -> TrialPruning:
+    """The link of a search job to its trial; it reports the metric whose best is the
+    search's objective (val/loss for val/loss_best)."""
+    from rnnlab.search import check_trial, objectives
+
+    check_trial(cfg.trial)
+    (metric, *_), _ = objectives(cfg)
+    return TrialPruning(**OmegaConf.to_container(cfg.trial), monitor=metric.removesuffix("_best"))
 
 
 def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:

@@ -78,11 +78,12 @@ def _writable(path: Path, setting: str, program: str) -> None:
 
 
 def _resumes_a_study(config: DictConfig, sweep_dir: Path) -> bool:
-    """The resumable Optuna sweeper owns its sweep dir: it numbers job dirs by trial, so
-    running it again in the same dir adds trials and never reuses a job dir."""
+    """rnnlab's Optuna sweeper owns its sweep dir: it numbers job dirs by trial, so running
+    it again in the same dir (or several at once) adds trials and never reuses a job dir."""
     target = str(config.hydra.sweeper.get("_target_", ""))
-    return target.endswith("ResumableOptunaSweeper") and (
-        (sweep_dir / "optuna.db").exists() or config.hydra.sweeper.get("storage") is not None
+    stored = any((sweep_dir / name).exists() for name in ("optuna.db", "optuna.journal"))
+    return target == "hydra_plugins.rnnlab_sweepers.optuna.OptunaSweeper" and (
+        stored or config.hydra.sweeper.get("storage") is not None
     )
 
 
@@ -130,7 +131,7 @@ class ProtectRuns(Callback):
                 statuses.append(json.loads((job / "metrics.json").read_text()).get("status"))
             except (OSError, ValueError):
                 statuses.append("no metrics.json")
-        if "ok" not in statuses:
+        if "ok" not in statuses and "pruned" not in statuses:  # a pruned trial did its job
             counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) or "no job ran"
             _stop(
                 config.hydra.help.app_name,

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError, check_choice
+from rnnlab.search import objectives
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "conf"
 SEED_RANGE = (0, 2**32 - 1)  # numpy's and Lightning's seeds are 32-bit unsigned
@@ -158,9 +159,7 @@ def check_train_settings(cfg: DictConfig) -> None:
     budget_seconds(cfg.get("budget"))
     check_bool("test", cfg.get("test", True))
     check_bool("overwrite", cfg.get("overwrite", False))
-    check_choice("optimized_mode", cfg.get("optimized_mode", "min"), ("min", "max"))
-    if not isinstance(cfg.get("optimized_metric"), str):
-        raise ConfigError("optimized_metric", "a metric name of metrics.json, e.g. val/loss_best", None)
+    objectives(cfg)  # optimized_metric and optimized_mode
     probe = cfg.get("probe")
     if probe is not None and not (
         OmegaConf.is_list(probe) and len(probe) > 0 and all(_is_number(v) for v in probe)

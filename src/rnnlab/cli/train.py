@@ -24,13 +24,14 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
     import lightning as L
 
-    from rnnlab.callbacks import TaskCallback
+    from rnnlab.callbacks import TaskCallback, TrialPruning
     from rnnlab.cli import build
     from rnnlab.cli.checkpoint import BUILT_GROUPS
     from rnnlab.cli.environment import write_environment
     from rnnlab.cli.results import scalar_metrics
     from rnnlab.cli.settings import check_train_settings
     from rnnlab.cli.targets import check_config
+    from rnnlab.search import objectives
 
     check_train_settings(cfg)
     check_config(cfg, BUILT_GROUPS)
@@ -50,15 +51,19 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     refuse_ddp_in_local_sweep(cfg, trainer)
     if trainer.is_global_zero:
         write_environment(run_dir / "env.json")
-    build.log_hyperparams(trainer, build.flat_params(cfg), [cfg.optimized_metric, *task.hparams_metrics])
+    build.log_hyperparams(trainer, build.flat_params(cfg), [*objectives(cfg)[0], *task.hparams_metrics])
 
     fit(trainer, task, datamodule, cfg.get("ckpt_path"), run_dir)
+    pruning = next((cb for cb in trainer.callbacks if isinstance(cb, TrialPruning)), None)
+    pruned = pruning is not None and pruning.pruned_at is not None
     score, best = best_score(trainer)
     metrics = {**scalar_metrics(trainer.callback_metrics), **score, **model_size(task.net)}
     metrics.update(schedule_metrics(trainer))
     if budget is not None:
         metrics.update(budget.summary_metrics())
-    if cfg.get("test", True):
+    if pruned:  # the search's pruner stopped it: not worth a test
+        metrics["pruned_at_epoch"] = pruning.pruned_at
+    elif cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
         metrics.update(scalar_metrics(trainer.callback_metrics))
     for callback in trainer.callbacks:  # e.g. GradientFlow's before/after figures
@@ -66,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
             metrics.update(callback.summary_metrics())
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))
-    return finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name)
+    return finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name, "pruned" if pruned else "ok")
 
 
 def model_size(net) -> dict[str, int]:
@@ -159,12 +164,13 @@ def best_score(trainer) -> tuple[dict[str, float], str | None]:
     return score, checkpoint.best_model_path
 
 
-def finish(trainer, metrics: dict, spec, run_dir: Path, title: str) -> dict:
-    """Mark the run ok, with warnings where its numbers are suspect; write and show them."""
+def finish(trainer, metrics: dict, spec, run_dir: Path, title: str, status: str = "ok") -> dict:
+    """Mark the run ok (or pruned), with warnings where its numbers are suspect; write and
+    show them."""
     from rnnlab.cli.results import print_summary, suspect_results, write_metrics
 
-    warnings = suspect_results(metrics, spec, trainer.global_step)
-    metrics = {**metrics, "status": "ok", **({"warnings": warnings} if warnings else {})}
+    warnings = suspect_results(metrics, spec, trainer.global_step) if status == "ok" else []
+    metrics = {**metrics, "status": status, **({"warnings": warnings} if warnings else {})}
     if trainer.is_global_zero:
         path = run_dir / "metrics.json"
         write_metrics(path, metrics)
@@ -241,6 +247,7 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     resumed.paths.output_dir = cfg.paths.output_dir
     resumed.ckpt_path = str(last)
     resumed.resume = None
+    resumed.trial = None  # a search's trial ended with its job; the continuation is a plain run
     resumed.resumed_from = str(source)
     if process_rank() == 0:  # DDP workers re-read the same run; rank 0 keeps the record
         OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
@@ -287,12 +294,12 @@ def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
     return "failed", f"{type(error).__name__}: {error}", None
 
 
-def _worst(cfg: DictConfig) -> float:
-    return float("inf") if cfg.get("optimized_mode", "min") == "min" else float("-inf")
-
-
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> dict | None:
+    """One run; in a sweep, what the sweeper needs of it (rnnlab.search.outcome: the status
+    and the optimized metrics), a failed job included: the other jobs run on."""
+    from rnnlab.search import outcome
+
     skip_exit_gc()
     if process_rank() > 0:
         _quiet_worker_logs()
@@ -303,26 +310,22 @@ def main(cfg: DictConfig) -> float | None:
     except Exception as error:
         status, message, code = failure(error, cfg)
         if in_sweep() and status != "interrupted":
-            # a failed job says so in its run dir and gives the sweeper the worst value;
-            # the other jobs run on
             if code is None:
                 log.exception("traceback of the failed job")
             log.error("job failed (%s): %s", status, message)
             from rnnlab.cli.results import write_metrics
 
+            metrics = {"status": status, "error": message}
             metrics_path = Path(cfg.paths.output_dir) / "metrics.json"
             metrics_path.parent.mkdir(parents=True, exist_ok=True)
-            write_metrics(metrics_path, {"status": status, "error": message})
-            return _worst(cfg)
+            write_metrics(metrics_path, metrics)
+            return outcome(cfg, metrics)
         if code is None:
             raise
         prefix = "rnnlab-train" if status == "interrupted" else "rnnlab-train: error"
         print(f"{prefix}: {message}", file=sys.stderr)
         sys.exit(code)
-    value = metrics.get(cfg.optimized_metric)
-    if not isinstance(value, float) or value != value:  # missing or NaN: the worst for the sweeper
-        return _worst(cfg)
-    return value
+    return outcome(cfg, metrics) if in_sweep() else None
 
 
 def cli() -> None:
