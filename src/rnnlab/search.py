@@ -43,7 +43,11 @@ def objectives(cfg: DictConfig | dict) -> tuple[list[str], list[str]]:
         allowed = "a metric name of metrics.json (e.g. val/loss_best), or a list of them"
         raise ConfigError("optimized_metric", allowed, metrics if len(metrics) > 1 else metric)
     if len(modes) != len(metrics) or any(m not in ("min", "max") for m in modes):
-        allowed = "min or max" if len(metrics) == 1 else f"a list of {len(metrics)} of min or max, one per optimized_metric"
+        allowed = (
+            "min or max"
+            if len(metrics) == 1
+            else f"a list of {len(metrics)} of min or max, one per optimized_metric"
+        )
         raise ConfigError("optimized_mode", allowed, modes if len(modes) > 1 else mode)
     return metrics, modes
 

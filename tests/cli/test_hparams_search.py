@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from hydra_plugins.rnnlab_sweepers.optuna import OptunaSweeper, TrialSeeded
 from rnnlab import search
+from rnnlab.cli.report import main as report_main
 from rnnlab.cli.report import read_sweep
 from rnnlab.errors import ConfigError
 from tests.conftest import FAST, run_main
@@ -192,6 +193,8 @@ def test_a_search_of_two_objectives_keeps_its_pareto_front(tmp_path):
         assert trial.values == pytest.approx([metrics["val/loss_best"], metrics["model/params"]])
     front = OmegaConf.load(tmp_path / "optimization_results.yaml").best_trials
     assert sorted(t.trial for t in front) == sorted(t.number for t in study.best_trials)
+    report_main([str(tmp_path)])  # the trials against both objectives, the front marked
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_samplers_draw_per_trial_so_that_sweepers_agree():
@@ -323,3 +326,6 @@ def test_a_grid_search_runs_every_point_once_and_stops(tmp_path):
     study = _study(tmp_path)
     assert sorted(t.params["model.hidden_size"] for t in study.trials) == [8, 16]  # not the 20 n_trials says
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    report_main([str(tmp_path)])  # a search's report: its history and what mattered
+    assert "| model.hidden_size | 1.000 |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"

@@ -62,6 +62,20 @@ def test_report_writes_csv_markdown_and_plot(fake_sweep, capsys):
     assert "model=gru" in out and "job 4 (model=lstm, seed 0): failed: bad value" in out
 
 
+def test_report_rounds_drawn_floats_in_labels(tmp_path):
+    drawn = [
+        "optimizer.lr=0.00014492412389916873",
+        "model.dropout=0.21242177333881365",
+        "model.hidden_size=64",
+    ]
+    _fake_job(tmp_path, "0", drawn, {"status": "ok", "val/loss_best": 0.5})
+    _fake_job(
+        tmp_path, "1", ["optimizer.lr=0.01", "model.dropout=0.1", "model.hidden_size=128"], {"status": "ok"}
+    )
+    (job, _) = read_sweep(tmp_path)
+    assert job.configuration == "optimizer.lr=0.000145 model.dropout=0.212 model.hidden_size=64"
+
+
 @pytest.fixture
 def study_sweep(tmp_path) -> Path:
     """model x data.pairs x optimizer.lr x seed, accuracy made up so that the best lr
@@ -162,7 +176,7 @@ def test_failing_jobs_do_not_end_the_sweep(tmp_path):
     assert diverged["error"].startswith("the loss became nan at step")
     report = run_cli("rnnlab-report", str(tmp_path))
     assert report.returncode == 0
-    assert "job 1 (model.hidden_size=8 optimizer.lr=1000000.0, seed -): diverged" in report.stdout
+    assert "job 1 (model.hidden_size=8 optimizer.lr=1e+06, seed -): diverged" in report.stdout
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_with_shared_threads(tmp_path):

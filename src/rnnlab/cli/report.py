@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-IGNORED = ("seed", "hydra.", "callbacks.rich_progress_bar")
+IGNORED = ("seed", "hydra.", "callbacks.rich_progress_bar", "trial")
+LABEL_WIDTH = 48  # characters per line of a configuration's label in report.png
 
 
 @dataclass
@@ -48,11 +49,22 @@ class Job:
     def configuration(self) -> str:
         """The swept overrides without the seed: jobs that differ only by seed are repeats."""
         kept = [o for o in self.overrides if _key(o) in self.swept and not _key(o).startswith(IGNORED)]
-        return " ".join(kept) or "(defaults)"
+        return " ".join(_rounded(o) for o in kept) or "(defaults)"
 
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _rounded(override: str) -> str:
+    """``optimizer.lr=0.00014492412389916873`` -> ``optimizer.lr=0.000145``: a search draws
+    floats to 17 digits, a reader compares three."""
+    key, _, value = override.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    return override if value.lstrip("-").isdigit() else f"{key}={number:.3g}"
 
 
 def _read(path: Path, parse, empty):
@@ -98,8 +110,8 @@ def stored_settings(sweep: Path) -> dict:
             continue
         report = stored.get("report") if isinstance(stored.get("report"), dict) else {}
         settings = {
-            "metric": report.get("metric") or stored.get("optimized_metric"),
-            "mode": report.get("mode") or stored.get("optimized_mode"),
+            "metric": report.get("metric") or _first(stored.get("optimized_metric")),
+            "mode": report.get("mode") or _first(stored.get("optimized_mode")),
             "x": report.get("x"),
             "best_over": report.get("best_over"),
         }
@@ -111,6 +123,22 @@ def stored_settings(sweep: Path) -> dict:
             kept["best_over"] = best_over
         return kept
     return {}
+
+
+def stored_objectives(sweep: Path) -> list[str]:
+    """The optimized metrics as a search's jobs stored them (several for several objectives)."""
+    for config in sorted(sweep.glob("*/.hydra/config.yaml")):
+        stored = _read(config, yaml.safe_load, dict)
+        metric = stored.get("optimized_metric") if isinstance(stored, dict) else None
+        metrics = metric if isinstance(metric, list) else [metric]
+        if all(isinstance(m, str) and m for m in metrics):
+            return metrics
+    return []
+
+
+def _first(value):
+    """The first of a list (a search of several objectives reports on its first), else the value."""
+    return value[0] if isinstance(value, list) and value else value
 
 
 def default_metric(sweep: Path) -> str:
@@ -225,10 +253,14 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
     import matplotlib
 
     matplotlib.use("Agg")
+    import textwrap
+
     from matplotlib import pyplot as plt
 
     plotted = [r for r in rows if r["ok"]]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(plotted) + 1.5))
+    labels = [textwrap.fill(r["configuration"], LABEL_WIDTH) for r in plotted]
+    height = sum(0.22 * (label.count("\n") + 1) + 0.18 for label in labels)
+    fig, ax = plt.subplots(figsize=(10, height + 1.2))
     ax.barh(
         range(len(plotted)),
         [r["mean"] for r in plotted],
@@ -237,7 +269,7 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
         alpha=0.7,
         capsize=4,
     )
-    ax.set_yticks(range(len(plotted)), [r["configuration"] for r in plotted], fontsize="small")
+    ax.set_yticks(range(len(plotted)), labels, fontsize="small")
     ax.invert_yaxis()
     baselines = [v for v in (_value(j, _baseline_key(metric)) for j in jobs) if v is not None]
     if baselines:
@@ -246,7 +278,7 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
         ax.legend(fontsize="small", loc="lower right")
     ax.set_xlabel(f"{metric} (mean +- std over seeds)")
     fig.tight_layout()
-    fig.savefig(sweep / "report.png", dpi=100)
+    fig.savefig(sweep / "report.png", dpi=100, bbox_inches="tight")  # labels whole, however long
     plt.close(fig)
 
 
@@ -311,8 +343,124 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     fig.tight_layout()
-    fig.savefig(sweep / "report.png", dpi=100)
+    fig.savefig(sweep / "report.png", dpi=100, bbox_inches="tight")  # labels whole, however long
     plt.close(fig)
+
+
+def read_study(sweep: Path, storage: str | None = None):
+    """The Optuna study of a search's sweep dir (its optuna.db or optuna.journal, or
+    ``storage``), or None for a sweep that is not a search. An sqlite file is opened read-only:
+    reporting never writes to someone's study."""
+    import optuna
+
+    if storage is None:
+        if (sweep / "optuna.db").is_file():
+            storage = f"sqlite:///file:{(sweep / 'optuna.db').resolve()}?mode=ro&uri=true"
+        elif (sweep / "optuna.journal").is_file():
+            storage = str(sweep / "optuna.journal")
+        else:
+            return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        if storage.endswith(".journal"):
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            opened = JournalStorage(JournalFileBackend(storage))
+        else:
+            opened = optuna.storages.RDBStorage(storage, skip_table_creation=True)
+        names = optuna.get_all_study_names(opened)
+        if len(names) != 1:  # rnnlab's sweeper keeps one study per storage
+            return None
+        return optuna.load_study(study_name=names[0], storage=opened)
+    except Exception as error:  # not a study: report the sweep as a sweep
+        print(
+            f"rnnlab-report: not read as an Optuna study ({type(error).__name__}): {storage}", file=sys.stderr
+        )
+        return None
+
+
+def write_search(sweep: Path, study, metrics: list[str]) -> None:
+    """report.png for a search: the optimization history (each trial's value and the best so
+    far; for two objectives the trials against both, Pareto front marked) beside the
+    parameters' importances, which report.md lists too."""
+    import matplotlib
+    import optuna
+    from optuna.trial import TrialState
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    single = len(study.directions) == 1
+    importances = {}
+    if single and len(done) >= 2 and any(t.distributions for t in done):
+        importances = optuna.importance.get_param_importances(study)
+    fig, (history, bars) = plt.subplots(1, 2, figsize=(13, 4.8), width_ratios=[3, 2])
+    if single:
+        minimize = study.direction == optuna.study.StudyDirection.MINIMIZE
+        history.scatter([t.number for t in done], [t.value for t in done], s=18, label="trial")
+        if pruned:
+            last = [t for t in pruned if t.intermediate_values]
+            history.scatter(
+                [t.number for t in last],
+                [t.intermediate_values[max(t.intermediate_values)] for t in last],
+                s=18,
+                marker="x",
+                color="tab:gray",
+                label="pruned (its last report)",
+            )
+        best, line = None, []
+        for trial in sorted(done, key=lambda t: t.number):
+            if best is None or (trial.value < best if minimize else trial.value > best):
+                best = trial.value
+            line.append((trial.number, best))
+        if line:
+            history.step(*zip(*line, strict=True), where="post", color="tab:red", label="best so far")
+        history.set_xlabel("trial")
+        history.set_ylabel(metrics[0])
+        history.set_title("optimization history")
+        values = [t.value for t in done]
+        if values and min(values) > 0 and max(values) / min(values) >= 100:
+            history.set_yscale("log")
+    else:
+        front = {t.number for t in study.best_trials}
+        for on_front in (False, True):
+            chosen = [t for t in done if (t.number in front) == on_front]
+            history.scatter(
+                [t.values[0] for t in chosen],
+                [t.values[1] for t in chosen],
+                s=22,
+                color="tab:red" if on_front else "tab:blue",
+                label="Pareto front" if on_front else "trial",
+            )
+        history.set_xlabel(metrics[0])
+        history.set_ylabel(metrics[1] if len(metrics) > 1 else "objective 2")
+        history.set_title("trials on both objectives")
+    history.grid(alpha=0.3)
+    history.legend(fontsize="small")
+    if importances:
+        names = list(importances)[::-1]
+        bars.barh(range(len(names)), [importances[n] for n in names], color="tab:blue", alpha=0.7)
+        bars.set_yticks(range(len(names)), names, fontsize="small")
+        bars.set_xlabel(f"importance for {metrics[0]} (fANOVA)")
+    else:
+        bars.text(
+            0.5, 0.5, "importances need two finished trials\nof one objective", ha="center", va="center"
+        )
+        bars.set_axis_off()
+    bars.set_title("parameter importances")
+    counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    counts = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    fig.suptitle(f"{sweep.name}: study {study.study_name} ({counts})", fontsize="medium")
+    fig.tight_layout()
+    fig.savefig(sweep / "report.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    if importances:
+        table = ["", "## Parameter importances (fANOVA)", "", "| parameter | importance |", "|---|---|"]
+        table += [f"| {name} | {value:.3f} |" for name, value in importances.items()]
+        markdown = sweep / "report.md"
+        markdown.write_text(markdown.read_text() + "\n".join(table) + "\n")
 
 
 def print_curves(points: list[dict], metric: str, x: str, title: str) -> None:
@@ -350,6 +498,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--x", help="a swept key with numeric values: plot the metric against it")
     parser.add_argument(
+        "--storage",
+        help="the Optuna storage of a search kept outside its sweep dir (a .journal file or a URL)",
+    )
+    parser.add_argument(
         "--best-over",
         action="append",
         help="a swept key (e.g. optimizer.lr) to take the best of at each point",
@@ -364,7 +516,12 @@ def main(argv: list[str] | None = None) -> None:
     x, best_over = args.x or stored.get("x"), args.best_over or stored.get("best_over", [])
     rows = summarize(jobs, metric, mode)
     write_reports(args.sweep, jobs, rows, metric)
-    if x is not None:
+    study = read_study(args.sweep, args.storage) if x is None else None
+    if study is not None:
+        objectives = stored_objectives(args.sweep) or [metric]
+        write_search(args.sweep, study, objectives)
+        print_table(rows, metric, f"{args.sweep}: a search of {len(jobs)} trials")
+    elif x is not None:
         points = curves(jobs, metric, mode, x, best_over)
         if not points:
             swept = ", ".join(k for k in jobs[0].swept if not k.startswith(IGNORED)) or "none"
@@ -373,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs")
     else:
         print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
-    failed = [j for j in jobs if j.status != "ok"]
+    failed = [j for j in jobs if j.status not in ("ok", "pruned")]
     for job in failed:
         error = job.metrics.get("error", "")
         print(f"job {job.name} ({job.configuration}, seed {job.seed or '-'}): {job.status}: {error}")
