@@ -4,6 +4,8 @@ here: the bars are checked by running the benchmarks, see docs/benchmarks.md).""
 import json
 import statistics
 
+import pytest
+
 from rnnlab.cli.bench import main
 
 
@@ -54,3 +56,16 @@ def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
     for row in result["tasks"]:
         assert row["batch_size"] == 64 and row["ratio"] > 0
     assert "rnnlab/per-item: sine" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_pruning_benchmark_runs_both_searches_and_compares_them(capsys):
+    from rnnlab.bench import pruning
+
+    result = pruning.measure(3, overrides=("debug=fast", "hydra.sweeper.startup_trials=1"))
+    for name in ("none", "median"):
+        assert result[name]["trials"] == 3 and result[name]["training_s"] > 0
+    assert result["none"]["pruned"] == 0
+    assert result["training_ratio"] == result["none"]["training_s"] / result["median"]["training_s"]
+    pruning.show(result)
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("training time none/median: ")

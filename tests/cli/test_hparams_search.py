@@ -151,6 +151,7 @@ def test_two_sweepers_on_one_journal_share_its_trials(tmp_path):
         *QUICK,
         "hydra.sweeper.sampler=random",
         "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2",  # batches of two: trial numbers interleave between the sweepers
         f"hydra.sweeper.storage={journal}",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         "model=lstm",

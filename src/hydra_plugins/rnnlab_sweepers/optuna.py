@@ -145,6 +145,9 @@ class OptunaSweeper(Sweeper):
                         *fixed,
                         *(search.override(name, value) for name, value in trial.params.items()),
                         search.override("trial", {**trial_block, "number": trial.number}),
+                        # the job dir is the trial's number, even when another sweeper's
+                        # trials came between this batch's
+                        f"hydra.sweep.subdir={trial.number}",
                     ]
                     for trial in trials
                 ]
@@ -152,7 +155,7 @@ class OptunaSweeper(Sweeper):
                     returns = self.launcher.launch(jobs, initial_job_idx=trials[0].number)
                 except BaseException:
                     for trial in trials:  # the search was stopped: these trials run again later
-                        _fail(study, trial.number, interrupted=True)
+                        _interrupt(study, trial.number)
                     raise
                 finally:
                     heartbeat.unwatch(trials)
@@ -210,17 +213,19 @@ class OptunaSweeper(Sweeper):
             last = trial.user_attrs.get("heartbeat", trial.datetime_start.timestamp())
             if now - last > 3 * self.heartbeat_s:
                 log.info("trial %d went silent %.0f s ago: failed, and run again", trial.number, now - last)
-                _fail(study, trial.number, interrupted=True)
+                _interrupt(study, trial.number)
 
     def _drop_surplus(self, study, trials: list, limit: int) -> list:
         """Another sweeper on the same study may have asked at the same moment: the first
         ``limit`` trials by number run, and those past it are dropped before they run."""
+        from optuna.trial import TrialState
+
         counted = sorted(t.number for t in _counted(study))
         keep = set(counted[:limit])
         for trial in trials:
             if trial.number not in keep:
-                study._storage.set_trial_user_attr(trial._trial_id, "surplus", True)
-                _fail(study, trial.number)
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=TrialState.FAIL)
         return [t for t in trials if t.number in keep]
 
     def _tell(self, study, trial, job) -> None:
@@ -356,13 +361,16 @@ def _counted(study) -> list:
     ]
 
 
-def _fail(study, number: int, interrupted: bool = False) -> None:
+def _interrupt(study, number: int) -> None:
+    """Fail a running trial whose sweeper stopped, marked to be run again as a new trial."""
     from optuna.trial import TrialState
 
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    if interrupted:
-        study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-    study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    if trial.state == TrialState.RUNNING:
+        study._storage.set_trial_user_attr(
+            trial._trial_id, "interrupted", True
+        )  # a FrozenTrial has no setter
+        study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _shown(dist) -> str:

@@ -5,7 +5,7 @@ as ``--json`` writes them) and ``show(result)`` (the table and the headline line
 ``rnnlab-bench <name>`` (cli/bench.py) runs them; docs/benchmarks.md has the figures.
 """
 
-from rnnlab.bench import cells, families, loader, parity, quality, scan, startup, sweep
+from rnnlab.bench import cells, families, loader, parity, pruning, quality, scan, startup, sweep
 
 BENCHMARKS = {
     "sweep": sweep,
@@ -16,4 +16,5 @@ BENCHMARKS = {
     "loader": loader,
     "startup": startup,
     "quality": quality,
+    "pruning": pruning,
 }

@@ -8,6 +8,7 @@
     rnnlab-bench loader [--repeats 7] [--json PATH]
     rnnlab-bench startup [--repeats 5] [--json PATH]
     rnnlab-bench quality [--repeats 1] [--json PATH]
+    rnnlab-bench pruning [--repeats 20] [--json PATH]   (--repeats: trials a search)
 
 What each measures is in its module's docstring (src/rnnlab/bench/); the figures, and
 how they were got, are in docs/benchmarks.md.
