@@ -166,9 +166,9 @@ def test_failing_jobs_do_not_end_the_sweep(tmp_path):
         statuses[job.configuration] = job.status
     assert statuses == {
         "model.hidden_size=8 optimizer.lr=0.05": "ok",
-        "model.hidden_size=8 optimizer.lr=1000000.0": "diverged",
+        "model.hidden_size=8 optimizer.lr=1e+06": "diverged",
         "model.hidden_size=0 optimizer.lr=0.05": "failed",
-        "model.hidden_size=0 optimizer.lr=1000000.0": "failed",
+        "model.hidden_size=0 optimizer.lr=1e+06": "failed",
     }
     failed = json.loads((tmp_path / "2" / "metrics.json").read_text())
     assert failed["error"] == "model.hidden_size must be an integer >= 1 (got 0)"
