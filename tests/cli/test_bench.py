@@ -59,13 +59,17 @@ def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_pruning_benchmark_runs_both_searches_and_compares_them(capsys):
+def test_pruning_benchmark_runs_every_search_and_compares_them(capsys):
     from rnnlab.bench import pruning
 
     result = pruning.measure(3, overrides=("debug=fast", "hydra.sweeper.startup_trials=1"))
-    for name in ("none", "median"):
+    for name in ("none", "median", "hyperband"):
         assert result[name]["trials"] == 3 and result[name]["training_s"] > 0
     assert result["none"]["pruned"] == 0
-    assert result["training_ratio"] == result["none"]["training_s"] / result["median"]["training_s"]
+    for name in ("median", "hyperband"):
+        none, pruned = result["none"], result[name]
+        assert pruned["training_ratio"] == none["training_s"] / pruned["training_s"]
+        assert pruned["best_ratio"] == pruned["best_value"] / none["best_value"]
     pruning.show(result)
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("training time none/median: ")
+    rows = capsys.readouterr().out.strip().splitlines()[-4:-1]  # the table's last line is its border
+    assert [row.split()[1] for row in rows] == ["none", "median", "hyperband"]

@@ -49,6 +49,7 @@ def test_a_budget_under_ddp_stops_every_rank_at_the_end_of_the_schedule(tmp_path
     assert metrics["schedule/final_lr"] < 1e-6 and metrics["budget/end_step"] > 0
 
 
+@pytest.mark.slow
 def test_ddp_in_a_local_sweep_fails_that_job_with_the_way_out(tmp_path):
     result = run_cli("rnnlab-train", "-m", *FAST, "trainer=ddp_cpu", "seed=1", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 1, result.stderr[-3000:]  # a sweep with no successful job

@@ -77,6 +77,7 @@ def test_failed_trials_are_recorded_and_do_not_end_the_study(tmp_path):
             assert trial.user_attrs["error"].startswith("model.hidden_size must be")
 
 
+@pytest.mark.slow
 def test_a_silent_trial_of_a_killed_sweeper_is_failed_and_run_anew(tmp_path):
     study = optuna.create_study(study_name="sine", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     alive, dead = study.ask(), study.ask()  # two trials left running by a sweeper
@@ -140,6 +141,7 @@ def test_a_trial_behind_the_median_is_pruned_and_keeps_its_checkpoint(tmp_path):
     assert {job.name: job.status for job in read_sweep(tmp_path)} == {"1": "pruned"}
 
 
+@pytest.mark.slow
 def test_two_sweepers_on_one_journal_share_its_trials(tmp_path):
     """Two `rnnlab-train -m` commands started at once on one study (as a SLURM array would):
     every trial runs once, in its own job dir, and the study ends at n_trials."""
@@ -180,6 +182,7 @@ def test_two_sweepers_on_one_journal_share_its_trials(tmp_path):
         assert trial.value == pytest.approx(metrics["val/loss_best"])
 
 
+@pytest.mark.slow
 def test_a_search_of_two_objectives_keeps_its_pareto_front(tmp_path):
     _search(
         tmp_path,

@@ -179,6 +179,7 @@ def test_failing_jobs_do_not_end_the_sweep(tmp_path):
     assert "job 1 (model.hidden_size=8 optimizer.lr=1e+06, seed -): diverged" in report.stdout
 
 
+@pytest.mark.slow
 def test_joblib_launcher_runs_jobs_in_parallel_with_shared_threads(tmp_path):
     result = run_cli(
         "rnnlab-train",

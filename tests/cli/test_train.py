@@ -131,6 +131,7 @@ def test_help_and_cfg_do_not_import_torch():
     )
 
 
+@pytest.mark.slow
 def test_run_dirs_are_unique_within_one_second(tmp_path):
     """Three runs started together get three dirs (they stop early on a bad value, after
     Hydra has made their dirs)."""
@@ -289,7 +290,8 @@ def test_sampling_errors_are_one_line(tutorial_run, tmp_path, case):
     assert line.startswith(f"rnnlab-sample: error: {expected}")
 
 
-@pytest.mark.parametrize("model", ["lstm", pytest.param("gru", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["lstm", "gru"])
 def test_counting_default_config_meets_the_bar_and_global_scaling_fails_outside(compose_train, model):
     """The README's counting table: the default (relative) counts everywhere; the textbook
     global min-max scaling cannot count past the trained range."""

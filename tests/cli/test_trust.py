@@ -131,6 +131,7 @@ def test_a_dir_holding_a_run_is_refused_and_left_as_it_was(text_run):
     assert _snapshot(text_run) == before
 
 
+@pytest.mark.slow
 def test_overwrite_true_replaces_the_old_run_whole(tmp_path):
     run = tmp_path / "run"
     assert run_entry("rnnlab-train", *FAST, f"hydra.run.dir={run}")[0] == 0
@@ -159,6 +160,7 @@ def test_run_files_name_everything_a_run_writes(text_run, tmp_path):
     assert list(run.iterdir()) == [], f"not in RUN_FILES {RUN_FILES}"
 
 
+@pytest.mark.slow
 def test_an_old_sweep_dir_is_refused_and_a_sweep_with_no_success_exits_1(tmp_path):
     sweep = tmp_path / "sweep"
     code, _, stderr = run_entry("rnnlab-train", "-m", *FAST, "seed=0,1", f"hydra.sweep.dir={sweep}")

@@ -1,9 +1,10 @@
 """pruning: the sine_optuna search (hparams_search=sine_optuna, TPE, seed 42) with the same
-number of trials without a pruner and with ``hydra.sweeper.pruner=median`` (after 5 trials,
-past 2 warm-up epochs), run one after the other; the training time of each (the sum of its
-trials' durations in the study, start-up between trials left out), the wall time of each
-whole command, the best value and the ratios. With ``--repeats`` below 20 it runs that many
-trials a search (the default is the search's 20)."""
+number of trials without a pruner, with ``hydra.sweeper.pruner=median`` (after 5 trials, past
+2 warm-up epochs) and with ``hydra.sweeper.pruner=hyperband``, run one after the other; the
+training time of each (the sum of its trials' durations in the study, start-up between trials
+left out), the wall time of each whole command, the best value, and each pruner's ratios
+against no pruner. With ``--repeats`` it runs that many trials a search (the default is the
+search's 20)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from rnnlab.bench.common import print_table, rnnlab_train, run_timed
 
 REPEATS = 20  # trials a search
+PRUNERS = ("median", "hyperband")
 
 
 def _study(sweep: Path) -> dict:
@@ -38,6 +40,7 @@ def measure(repeats: int, overrides: tuple[str, ...] = ()) -> dict:
     pruners = {
         "none": ["hydra.sweeper.pruner=null"],
         "median": ["hydra.sweeper.pruner=median", "hydra.sweeper.warmup_epochs=2"],
+        "hyperband": ["hydra.sweeper.pruner=hyperband"],
     }
     result: dict = {"trials": repeats}
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,23 +48,23 @@ def measure(repeats: int, overrides: tuple[str, ...] = ()) -> dict:
             sweep = Path(tmp) / name
             wall = run_timed([*common, *settings, f"hydra.sweep.dir={sweep}"])
             result[name] = {**_study(sweep), "wall_s": wall}
-    none, median = result["none"], result["median"]
-    result["training_ratio"] = none["training_s"] / median["training_s"]
-    result["best_ratio"] = median["best_value"] / none["best_value"]
+    none = result["none"]
+    for name in PRUNERS:
+        # training_ratio above 1: the pruner saved time; best_ratio above 1: its best is worse
+        result[name]["training_ratio"] = none["training_s"] / result[name]["training_s"]
+        result[name]["best_ratio"] = result[name]["best_value"] / none["best_value"]
     return result
 
 
 def show(result: dict) -> None:
-    rows = [
-        [name, str(r["pruned"]), f"{r['training_s']:.0f}", f"{r['wall_s']:.0f}", f"{r['best_value']:.5f}"]
-        for name, r in ((n, result[n]) for n in ("none", "median"))
-    ]
+    rows = []
+    for name in ("none", *PRUNERS):
+        r = result[name]
+        rows.append([name, str(r["pruned"]), f"{r['training_s']:.0f}", f"{r['wall_s']:.0f}"])
+        rows[-1] += [f"{r['best_value']:.5f}", f"{r.get('training_ratio', 1.0):.2f}x"]
+        rows[-1] += [f"{r.get('best_ratio', 1.0):.3f}"]
     print_table(
-        f"sine_optuna, {result['trials']} trials a search",
-        ["pruner", "pruned", "training s", "wall s", "best val/loss_best"],
+        f"sine_optuna, {result['trials']} trials a search, best: val/loss_best",
+        ["pruner", "pruned", "training s", "wall s", "best", "none/this time", "this/none best"],
         rows,
-    )
-    print(
-        f"training time none/median: {result['training_ratio']:.2f}x; "
-        f"best value median/none: {result['best_ratio']:.3f}"
     )
