@@ -209,7 +209,8 @@ def test_seed_zero_is_a_seed(compose_train):
 def test_rnn_nonlinearity_selects_the_cell(compose_train):
     cfg = compose_train("model=rnn", "model.nonlinearity=relu")
     assert cfg.model.cell == "rnn_relu"
-    net = instantiate(cfg.model, input_size=1, output_size=1)
+    network = {k: v for k, v in cfg.model.items() if k not in build.OUTPUT_KEYS}  # the task's keys
+    net = instantiate(network, input_size=1, output_size=1)
     assert net.backbone.rnn.nonlinearity == "relu"
 
 

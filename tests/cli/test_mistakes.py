@@ -333,9 +333,9 @@ MISTAKES = [
         TRAIN,
         [*FAST, "callbacks.model_checkpoint.monitor=val/los"],
         "`ModelCheckpoint(monitor='val/los')` could not find the monitored key in the returned metrics: "
-        "['train/loss', 'train/loss_step', 'train/grad_norm', 'val/loss', 'val/mae', 'val/mse', 'val/naive_mae', "
-        "'val/naive_mse', 'val/snaive_mae', 'val/snaive_mse', 'train/loss_epoch', 'epoch', 'step']. HINT: Did you call `log('val/los', value)` in "
-        "the `LightningModule`?",
+        "['train/loss', 'train/loss_step', 'train/grad_norm', 'val/loss', 'val/mse', 'val/mae', 'val/naive_mse', "
+        "'val/naive_mae', 'val/snaive_mse', 'val/snaive_mae', 'val/ar_mse', 'val/ar_mae', 'train/loss_epoch', "
+        "'epoch', 'step']. HINT: Did you call `log('val/los', value)` in the `LightningModule`?",
     ),
     (
         "eval without ckpt_path",
@@ -409,7 +409,57 @@ MISTAKES = [
         "sequence",
     ),
     ("csv latin-1", TRAIN, ["data=series", "data.path={latin1}", "data.column=close"], None),
-    ("csv semicolons", TRAIN, ["data=series", "data.path={semicolon}", "data.column=close"], None),
+    (
+        "csv with a delimiter set wrong",
+        TRAIN,
+        ["data=series", "data.path={semicolon}", "data.column=close", "data.delimiter=','"],
+        None,
+    ),
+    ("csv with a gap", TRAIN, ["data=series", "data.path={gappy}", "data.target=close"], None),
+    (
+        "csv time column out of order",
+        TRAIN,
+        ["data=series", "data.path={unsorted}", "data.target=close", "data.time_column=date"],
+        None,
+    ),
+    (
+        "a covariate that is the target",
+        TRAIN,
+        ["data=series", "data.path={short}", "data.target=close", "data.covariates=[close]"],
+        "data.covariates must be columns other than the targets (data.target) (got 'close')",
+    ),
+    (
+        "an unknown likelihood",
+        TRAIN,
+        ["model.likelihood=poisson"],
+        "model.likelihood must be null (a point forecast), gaussian or quantile (got 'poisson')",
+    ),
+    (
+        "quantiles without the median",
+        TRAIN,
+        ["model.likelihood=quantile", "model.quantiles=[0.1,0.9]"],
+        "model.quantiles must be increasing levels in (0, 1) that include 0.5 and one on each side, e.g. "
+        "[0.1, 0.5, 0.9] (got [0.1, 0.9])",
+    ),
+    (
+        "a likelihood on a memory task",
+        TRAIN,
+        ["data=parity", "model.likelihood=gaussian"],
+        "model.likelihood must be null for a classification task (only a forecast has one) (got 'gaussian')",
+    ),
+    (
+        "a probe of a forecaster with covariates",
+        TRAIN,
+        [
+            "data=series",
+            "data.path={covariate}",
+            "data.target=close",
+            "data.covariates=[volume]",
+            "data.window=8",
+            "probe=[1,2]",
+        ],
+        "probe must be null for data of several columns (a probe is one column's window) (got [1, 2])",
+    ),
     ("csv too short", TRAIN, ["data=series", "data.path={short}", "data.column=close"], None),
     (
         "csv delimiter",
@@ -425,11 +475,16 @@ MISTAKES = [
 FILE_MESSAGES = {
     "csv latin-1": "data.path must be a UTF-8 CSV file (got '{latin1}'): byte 0xe9 at offset 17 is not valid "
     "UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
-    "csv semicolons": "data.column must be one of the file's columns: date;close (got 'close'): the header "
-    "reads as one column because the file is separated by ';', not ',': set data.delimiter=';'",
+    "csv with a delimiter set wrong": "data.column must be one of the file's columns: date;close (got 'close'): "
+    "the header reads as one column because the file is separated by ';', not ',': set data.delimiter=';'",
+    "csv with a gap": "data.path must be a CSV file with a value in every row of the columns it uses (got "
+    "'{gappy}'): line 4 has no value in 'close': fill it, or set data.missing=ffill or interpolate",
+    "csv time column out of order": "data.time_column must be a column whose times increase row by row (sort "
+    "the file by it, drop repeated rows) (got 'date'): line 4 (2024-01-02) comes before line 3 (2024-01-03)",
     "csv too short": "data.path must be a series of at least 217 steps for data.splits [0.7, 0.15, 0.15]: it "
     "has 40; the test split would hold 6 and needs at least 33",
-    "csv delimiter": "data.delimiter must be one character, e.g. ',' or ';' (or tab) (got 'ab')",
+    "csv delimiter": "data.delimiter must be one character (',' ';' tab), or null to read it from the header "
+    "(got 'ab')",
     "text too short": "data.path must be a text of at least 36 characters for data.splits [0.9, 0.05, 0.05]: "
     "it has 12; the val split would hold 0 and needs at least 2",
     "text latin-1": "data.path must be a UTF-8 text file (got '{latin1}'): byte 0xe9 at offset 15 is not valid "
@@ -443,6 +498,9 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
     (base / "latin1.csv").write_bytes("date,close\nd1,caf\xe9\n".encode("latin-1"))
     (base / "semicolon.csv").write_text("date;close\n" + "".join(f"d{i};{i}\n" for i in range(300)))
     (base / "short.csv").write_text("date,close\n" + "".join(f"d{i},{i}\n" for i in range(40)))
+    (base / "gappy.csv").write_text("date,close\nd1,1\nd2,2\nd3,\nd4,4\n")
+    (base / "unsorted.csv").write_text("date,close\n2024-01-01,1\n2024-01-03,2\n2024-01-02,3\n")
+    (base / "covariate.csv").write_text("close,volume\n" + "".join(f"{i},{i % 5}\n" for i in range(300)))
     (base / "tiny.txt").write_text("hello world!")
     (base / "empty.ckpt").write_bytes(b"")
     checkpoint = torch.load(sine_run / "checkpoints" / "last.ckpt", weights_only=True)
@@ -456,6 +514,9 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
         "latin1": base / ("latin1.csv"),
         "semicolon": base / "semicolon.csv",
         "short": base / "short.csv",
+        "gappy": base / "gappy.csv",
+        "unsorted": base / "unsorted.csv",
+        "covariate": base / "covariate.csv",
         "tiny": base / "tiny.txt",
         "empty": base / "empty.ckpt",
         "bad_seed": base / "bad_seed.ckpt",

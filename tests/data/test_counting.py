@@ -14,12 +14,12 @@ def _module(**kwargs) -> CountingDataModule:
 def test_windows_are_progressions_and_targets_follow_them():
     module = _module(window=5, steps=[1, 2, 3], rollout_steps=4)
     x, y = module.datasets["train"].tensors
-    values = torch.cat([x[..., 0], y], dim=1)
+    values = torch.cat([x, y], dim=1)[..., 0]  # one column
     steps = values[:, 1] - values[:, 0]
     assert torch.equal(values.diff(dim=1), steps[:, None].expand(-1, 5))
     assert set(steps.tolist()) == {1.0, 2.0, 3.0}
     test_x, test_y = module.datasets["test"].tensors
-    assert test_x.shape[1:] == (5, 1) and test_y.shape[1] == 4  # the rollout's 4 numbers
+    assert test_x.shape[1:] == (5, 1) and test_y.shape[1:] == (4, 1)  # the rollout's 4 numbers
 
 
 def test_starts_are_held_out_between_splits_and_extrapolation_is_outside():
@@ -38,12 +38,12 @@ def test_starts_are_held_out_between_splits_and_extrapolation_is_outside():
 
 def test_relative_scaling_by_the_largest_step_and_global_min_max_on_train():
     relative = _module(steps=[1, 3]).spec.scaling
-    assert (relative.mode, relative.scale) == ("last", 3.0)
+    assert (relative.mode, relative.scale) == ("last", (3.0,))
     module = _module(normalization="global")
     train = torch.cat([t.flatten() for t in module.datasets["train"].tensors])
     scaling = module.spec.scaling
     assert scaling.mode == "global"
-    assert scaling.offset == train.min() and scaling.scale == train.max() - train.min()
+    assert scaling.offset == (train.min(),) and scaling.scale == (train.max() - train.min(),)
 
 
 def test_spec_names_both_test_splits_and_integer_targets():

@@ -25,7 +25,7 @@ def test_windows_stay_inside_their_split_and_in_time_order(write_csv):
     assert module.bounds == [(0, 140), (140, 170), (170, 200)]
     for name, (start, stop) in zip(("train", "val", "test"), module.bounds, strict=True):
         x, y = module.datasets[name].tensors
-        times = np.concatenate([_original(module, x[..., 0]), _original(module, y)], axis=1)
+        times = np.concatenate([_original(module, x[..., 0]), _original(module, y[..., 0])], axis=1)
         assert times.min() == start and times.max() == stop - 1  # covers the split, no more
         assert np.all(np.diff(times, axis=1) == 1)  # each window is a contiguous stretch
         # every window whose targets fit inside the split is there, and no other
@@ -36,9 +36,9 @@ def test_windows_stay_inside_their_split_and_in_time_order(write_csv):
 def test_targets_follow_inputs_and_test_targets_cover_the_rollout(write_csv):
     module = _ramp_module(write_csv)
     x, y = module.datasets["val"][0]
-    assert x.shape == (10, 1) and y.shape == (3,)
-    assert _original(module, y)[0] == _original(module, x[-1, 0]) + 1
-    assert module.datasets["test"][0][1].shape == (5,)
+    assert x.shape == (10, 1) and y.shape == (3, 1)
+    assert _original(module, y)[0, 0] == _original(module, x[-1, 0]) + 1
+    assert module.datasets["test"][0][1].shape == (5, 1)
 
 
 def test_scaler_is_fitted_on_the_train_split_only(write_csv):
@@ -46,8 +46,8 @@ def test_scaler_is_fitted_on_the_train_split_only(write_csv):
     train_values = np.arange(140, dtype=float)
     spec = module.spec
     assert spec.scaling.mode == "global"
-    assert spec.scaling.offset == pytest.approx(train_values.mean())
-    assert spec.scaling.scale == pytest.approx(train_values.std())
+    assert spec.scaling.offset == pytest.approx((train_values.mean(),))
+    assert spec.scaling.scale == pytest.approx((train_values.std(),))
     assert (spec.input_size, spec.output_size, spec.rollout_steps) == (1, 3, 5)
 
 
@@ -69,10 +69,10 @@ def test_sine_series_is_a_sum_of_sines_and_reproducible():
     clean = SineDataModule(length=120, periods=[12, 30], amplitudes=[1.0, 0.5], phases=[0.0, 1.0], noise=0.0)
     t = np.arange(120)
     expected = np.sin(2 * np.pi * t / 12) + 0.5 * np.sin(2 * np.pi * t / 30 + 1.0)
-    assert np.allclose(clean.load_series(), expected)
-    noisy = [SineDataModule(noise=0.1, seed=3).load_series() for _ in range(2)]
+    assert np.allclose(clean.load_frame().values[:, 0], expected)
+    noisy = [SineDataModule(noise=0.1, seed=3).load_frame().values for _ in range(2)]
     assert np.array_equal(noisy[0], noisy[1])
-    assert not np.array_equal(noisy[0], SineDataModule(noise=0.1, seed=4).load_series())
+    assert not np.array_equal(noisy[0], SineDataModule(noise=0.1, seed=4).load_frame().values)
 
 
 def test_sine_season_is_the_lcm_of_whole_periods():
@@ -134,11 +134,11 @@ def test_missing_csv_column_lists_the_columns(write_csv):
 
 
 def test_non_numeric_csv_column_names_the_line(write_csv):
-    path = write_csv({"date": ["d1", "d2", "d3"], "close": ["1.0", "n/a", "3"]})
+    path = write_csv({"date": ["d1", "d2", "d3"], "close": ["1.0", "high", "3"]})
     with pytest.raises(ConfigError) as error:
         CsvSeriesDataModule(path=str(path), column="close").setup()
-    assert str(error.value).startswith("column must be a numeric column (got 'close'): line 3 of")
-    assert str(error.value).endswith("holds 'n/a'")
+    assert str(error.value).startswith("column must be the name of a numeric column (got 'close'): line 3 of")
+    assert str(error.value).endswith("holds 'high'")
 
 
 def test_seeded_shuffle_depends_on_seed_and_epoch_only():

@@ -22,22 +22,22 @@ def _regressor(horizon=2, season=None, rollout_steps=5, mean=10.0, std=2.0) -> S
 def test_naive_baselines():
     task = _regressor(season=3)
     x = torch.arange(8.0).reshape(1, 8, 1)  # history 0..7
-    assert task.naive(x, 4).tolist() == [[7.0, 7.0, 7.0, 7.0]]
+    assert task.naive(x, 4)[..., 0].tolist() == [[7.0, 7.0, 7.0, 7.0]]
     # one season (3 steps) back from each target step: 5, 6, 7, then 5 again
-    assert task.seasonal_naive(x, 4).tolist() == [[5.0, 6.0, 7.0, 5.0]]
+    assert task.seasonal_naive(x, 4)[..., 0].tolist() == [[5.0, 6.0, 7.0, 5.0]]
 
 
 def test_rollout_feeds_forecasts_back_in_a_window_of_fixed_length():
     task = _regressor(horizon=2)
     x = torch.randn(3, 6, 1)
     with torch.no_grad():
-        rollout = task.rollout(x, 5)
+        rollout = task.rollout(x, torch.zeros(3, 5, 1))
         window, expected = x, []
         for _ in range(3):
             chunk = task(window)
             expected.append(chunk)
-            window = torch.cat([window[:, 2:], chunk.unsqueeze(-1)], dim=1)
-    assert rollout.shape == (3, 5)
+            window = torch.cat([window[:, 2:], chunk], dim=1)
+    assert rollout.shape == (3, 5, 1)
     assert torch.allclose(rollout, torch.cat(expected, dim=1)[:, :5])
     assert torch.allclose(rollout[:, :2], task(x).detach())
 
@@ -46,15 +46,15 @@ def test_rollout_feeds_forecasts_back_in_a_window_of_fixed_length():
 def test_the_net_sees_scaled_values_and_metrics_are_in_original_units():
     task = _regressor(mean=10.0, std=2.0)
     x = torch.full((4, 6, 1), 10.0)  # the net sees 0.0
-    y = torch.full((4, 2), 12.0)  # and is trained towards 1.0
+    y = torch.full((4, 2, 1), 12.0)  # and is trained towards 1.0
     task.eval()
     with torch.no_grad():
         raw = task.net(torch.zeros(4, 6, 1))[0]
         prediction = task._evaluate("val", x, y)
-    assert torch.allclose(prediction, raw * 2.0 + 10.0)
-    mse = task.metrics["val"].compute()["val/mse"]
+    assert torch.allclose(prediction, raw.reshape(4, 2, 1) * 2.0 + 10.0)
+    mse = task.metrics["val"]["mse"].compute()
     assert torch.isclose(mse, ((prediction - 12.0) ** 2).mean())
-    naive_mse = task.metrics["val_naive"].compute()["val/naive_mse"]
+    naive_mse = task.metrics["val_naive"]["mse"].compute()
     assert torch.isclose(naive_mse, torch.tensor(4.0))  # naive says 10.0; truth 12.0
 
 

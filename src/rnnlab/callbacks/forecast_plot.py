@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.callbacks.base import TaskCallback
+from rnnlab.data.series import SeriesDataModule
 from rnnlab.tasks import SequenceRegressor
 
 
 class ForecastPlot(TaskCallback):
     """Plots ``num_examples`` windows spread over the val (or test) split: the input history,
-    the true continuation and the model's forecast, in the series' original units. The test
-    figure shows the autoregressive rollout over the whole test target. Forecasting tasks."""
+    the true continuation and the model's forecast of each target, in original units, with
+    the interval between the outer quantiles shaded where the model forecasts one, against
+    the data's times where it has a time column. The test figure shows the autoregressive
+    rollout over the whole test target (the interval over its first horizon, the direct
+    forecast's). Forecasting tasks."""
 
     serves = SequenceRegressor
 
@@ -40,29 +46,62 @@ class ForecastPlot(TaskCallback):
         x, y = (torch.stack(parts) for parts in zip(*(dataset[i] for i in picks), strict=True))
         x, y = x.to(pl_module.device), y.to(pl_module.device)
         with torch.no_grad():
-            forecast = pl_module.rollout(x, y.shape[1]) if split == "test" else pl_module(x)
-        figure = _figure(x[..., 0].cpu(), y.cpu(), forecast.cpu(), picks, split)
+            forecast = pl_module.rollout(x, y) if split == "test" else pl_module(x)
+            interval = pl_module.interval(x)[..., [0, -1]] if pl_module.likelihood.levels else None
+        datamodule = trainer.datamodule
+        times = None
+        if isinstance(datamodule, SeriesDataModule) and split in datamodule.datasets:
+            found = [datamodule.window_times(split, i) for i in picks]
+            times = None if found[0] is None else found  # None: the data has no time column
+        lines = Lines(x.cpu(), y.cpu(), forecast.cpu(), None if interval is None else interval.cpu(), times)
+        figure = _figure(lines, picks, split, pl_module.spec.targets, pl_module.likelihood.levels)
         tensorboard.experiment.add_figure(f"{split}/forecast", figure, trainer.global_step)
 
 
-def _figure(history, truth, forecast, picks, split):
+@dataclass(frozen=True)
+class Lines:
+    """What one figure draws, in original units: the windows (examples, window, columns), the
+    rows that follow (examples, steps, columns), the forecast of the targets (examples,
+    steps, targets), the interval of the first ``horizon`` of them (examples, horizon,
+    targets, 2) or None, and each example's times (or None: steps count from the origin)."""
+
+    history: torch.Tensor
+    truth: torch.Tensor
+    forecast: torch.Tensor
+    interval: torch.Tensor | None
+    times: list | None
+
+
+def _figure(lines: Lines, picks: list[int], split: str, targets: tuple[str, ...], levels: tuple[float, ...]):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2 * len(picks)), sharex=True, squeeze=False)
-    window = history.shape[1]
-    past = range(-window + 1, 1)
-    future = range(1, truth.shape[1] + 1)
+    rows, columns = len(picks), len(targets)
+    fig, axes = plt.subplots(rows, columns, figsize=(8 * columns, 2 * rows), squeeze=False)
+    window, steps = lines.history.shape[1], lines.forecast.shape[1]
     label = "rollout" if split == "test" else "forecast"
-    for ax, h, t, f, index in zip(axes[:, 0], history, truth, forecast, picks, strict=True):
-        ax.plot(past, h, color="0.5", label="history")
-        ax.plot(future, t, color="tab:blue", marker=".", label="truth")
-        ax.plot(future, f, color="tab:orange", marker=".", label=label)
-        ax.axvline(0.5, color="0.8", linewidth=1)
-        ax.set_ylabel(f"#{index}")
-    axes[0, 0].legend(loc="upper left", fontsize="small", ncol=3)
-    axes[-1, 0].set_xlabel("steps relative to the forecast origin")
+    for row, index in enumerate(picks):
+        times = lines.times[row] if lines.times is not None else list(range(-window + 1, steps + 1))
+        past, future = times[:window], times[window : window + steps]
+        for column, target in enumerate(targets):
+            ax = axes[row, column]
+            ax.plot(past, lines.history[row, :, column], color="0.5", label="history")
+            ax.plot(future, lines.truth[row, :steps, column], color="tab:blue", marker=".", label="truth")
+            ax.plot(future, lines.forecast[row, :, column], color="tab:orange", marker=".", label=label)
+            if lines.interval is not None:
+                band = lines.interval[row, :, column]
+                share = f"{levels[-1] - levels[0]:.0%}"
+                ax.fill_between(
+                    future[: len(band)], band[:, 0], band[:, 1], color="tab:orange", alpha=0.25, label=share
+                )
+            ax.axvline(past[-1], color="0.8", linewidth=1)
+            ax.set_ylabel(f"{target} #{index}" if columns > 1 else f"#{index}")
+    axes[0, 0].legend(loc="upper left", fontsize="small", ncol=4)
+    for ax in axes[-1]:
+        ax.set_xlabel("time" if lines.times is not None else "steps relative to the forecast origin")
+    if lines.times is not None and not isinstance(lines.times[0][0], float):
+        fig.autofmt_xdate()  # dates: slanted, so they do not run into each other
     fig.tight_layout()
     return fig

@@ -17,8 +17,10 @@ from rnnlab.cli.targets import instantiate
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
 from rnnlab.tasks.base import HORIZONS, Schedule
+from rnnlab.tasks.likelihood import QUANTILES, build_likelihood
 
 INTERVALS = ("epoch", "step")
+OUTPUT_KEYS = ("likelihood", "quantiles")  # model settings of the task, not of the network
 log = logging.getLogger(__name__)
 
 
@@ -63,7 +65,21 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
                 True,
             )
         sizes.update(head="step", input_encoding=spec.input_encoding)
-    net = instantiate("model", cfg.model, **sizes)
+    # likelihood and quantiles say what the outputs mean: the task's to read, not the network's
+    likelihood = build_likelihood(cfg.model.get("likelihood"), cfg.model.get("quantiles", QUANTILES))
+    if likelihood.params > 1 and spec.objective != "regression":
+        raise ConfigError(
+            "model.likelihood",
+            f"null for a {spec.objective} task (only a forecast has one)",
+            cfg.model.likelihood,
+        )
+    if cfg.get("probe") is not None and spec.objective == "regression" and spec.input_size != 1:
+        raise ConfigError(
+            "probe", "null for data of several columns (a probe is one column's window)", list(cfg.probe)
+        )
+    sizes["output_size"] *= likelihood.params
+    network = OmegaConf.to_container(cfg.model, resolve=True)
+    net = instantiate("model", {k: v for k, v in network.items() if k not in OUTPUT_KEYS}, **sizes)
     if spec.stateful and not net.backbone.carries_state:
         raise ConfigError(
             "data.stateful",
@@ -80,7 +96,8 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
     )
     optimizer = instantiate("optimizer", cfg.optimizer)
     schedule = build_schedule(cfg, budget)
-    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, schedule=schedule)
+    options = {"likelihood": likelihood} if spec.objective == "regression" else {}
+    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, schedule=schedule, **options)
     _check_optimization(task, cfg)
     return task
 

@@ -99,12 +99,12 @@ def print_summary(metrics: Mapping[str, Any], title: str) -> None:
 
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    baselines = [b for b in ("naive", "snaive", "baseline") if any(f"/{b}_" in key for key in metrics)]
+    baselines = [b for b in ("naive", "snaive", "ar", "baseline") if any(f"/{b}_" in key for key in metrics)]
     for column in ["model", *baselines]:
         table.add_column(column, justify="right")
     splits = dict.fromkeys(key.split("/")[0] for key in metrics if key.startswith(("val/", "test")))
     for split in splits:
-        for name in ("loss", "bpc", "mse", "mae", "exact", "acc", "seq_acc"):
+        for name in ("loss", "bpc", "mse", "mae", "exact", "acc", "seq_acc", "pinball", "crps", "coverage"):
             key = f"{split}/{name}"
             if key in metrics and isinstance(metrics[key], float):
                 row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]

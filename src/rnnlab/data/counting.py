@@ -62,10 +62,8 @@ class CountingDataModule(WindowDataModule):
     def _progressions(self, starts: np.ndarray, steps: np.ndarray, targets: int) -> TensorBatches:
         positions = np.arange(self.window + targets)
         values = starts[:, None] + steps[:, None] * positions
-        values = torch.from_numpy(values.astype(np.float32))
-        return TensorBatches(
-            values[:, : self.window, None].contiguous(), values[:, self.window :].contiguous()
-        )
+        values = torch.from_numpy(values.astype(np.float32))[..., None]  # one column
+        return TensorBatches(values[:, : self.window].contiguous(), values[:, self.window :].contiguous())
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rnnlab.data.series import SeriesDataModule
+from rnnlab.data.series import Frame, SeriesDataModule
 from rnnlab.errors import ConfigError, check_int
 
 
@@ -48,10 +48,10 @@ class SineDataModule(SeriesDataModule):
             kwargs.setdefault("season", math.lcm(*(int(p) for p in self.periods)))
         super().__init__(**kwargs)
 
-    def load_series(self) -> np.ndarray:
+    def load_frame(self) -> Frame:
         t = np.arange(self.length, dtype=np.float64)
         series = np.zeros(self.length)
         for period, amplitude, phase in zip(self.periods, self.amplitudes, self.phases, strict=True):
             series += amplitude * np.sin(2 * math.pi * t / period + phase)
         noise = np.random.default_rng(self.seed).normal(0.0, self.noise, self.length)
-        return series + noise
+        return Frame((series + noise)[:, None])

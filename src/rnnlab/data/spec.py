@@ -10,31 +10,51 @@ import torch
 
 @dataclass(frozen=True)
 class Scaling:
-    """How a regression model sees values: scaled = (value - offset) / scale.
+    """How a regression model sees values: scaled = (value - offset) / scale, per column.
 
-    mode "global": offset and scale are constants fitted on the train split (standardizing
-    a series, or min-max for counting). mode "last": the offset is each window's last value,
-    so the model sees values relative to the present (scale stays a constant), which carries
-    over unchanged to values far outside the trained range.
+    ``offset`` and ``scale`` hold one number per input column (a float is one column). A
+    forecast's columns are the first ones of the input (the targets come first, covariates
+    after), so the same numbers scale and unscale them.
+
+    mode "global": offsets and scales are constants fitted on the train split (standardizing
+    a series, or min-max for counting). mode "last": the offsets are each window's last
+    values, so the model sees values relative to the present (scales stay constants), which
+    carries over unchanged to values far outside the trained range.
     """
 
     mode: str = "global"
-    offset: float = 0.0
-    scale: float = 1.0
+    offset: tuple[float, ...] = (0.0,)
+    scale: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        # one number for one column, as a checkpoint of a one-column run stored it
+        for name in ("offset", "scale"):
+            value = getattr(self, name)
+            numbers = (value,) if isinstance(value, int | float) else value
+            object.__setattr__(self, name, tuple(float(v) for v in numbers))
+        if len(self.offset) != len(self.scale):
+            raise ValueError("a Scaling needs one offset and one scale per column")
 
     def offsets(self, window: torch.Tensor) -> torch.Tensor:
-        """Per-window offsets, shaped (batch, 1), for windows shaped (batch, time, 1)."""
+        """Per-window offsets, shaped (batch, columns), for windows (batch, time, columns)."""
         if self.mode == "last":
-            return window[:, -1, :1]
-        return torch.full_like(window[:, -1, :1], self.offset)
+            return window[:, -1, :]
+        return window.new_tensor(self.offset).expand(len(window), -1)
 
     def encode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        shape = (-1,) + (1,) * (values.dim() - 1)
-        return (values - offsets.reshape(shape)) / self.scale
+        """``values`` (batch, ..., columns) on the network's scale; they may hold only the first
+        columns (a forecast of the targets)."""
+        offsets, scale = self._per_column(values, offsets)
+        return (values - offsets) / scale
 
     def decode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        shape = (-1,) + (1,) * (values.dim() - 1)
-        return values * self.scale + offsets.reshape(shape)
+        offsets, scale = self._per_column(values, offsets)
+        return values * scale + offsets
+
+    def _per_column(self, values: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        columns = values.shape[-1]
+        shape = (len(values),) + (1,) * (values.dim() - 2) + (columns,)
+        return offsets[:, :columns].reshape(shape), values.new_tensor(self.scale[:columns])
 
 
 UNK = "<unk>"
@@ -89,7 +109,10 @@ class TaskSpec:
     input_encoding: "dense" (real features), "embedding" or "one_hot" (token ids).
     stateful: language batches are contiguous streams whose hidden state carries over.
     baselines: per split, what a model without memory scores there ({"test": {"acc": 0.5}}),
-        computed by the data module on that split; logged as <split>/baseline_<metric>.
+        computed by the data module on that split; logged as <split>/baseline_<metric>
+        (forecasting: the linear autoregression's errors, logged as <split>/ar_<metric>).
+    targets: the names of the regression targets, the first input columns (the rest are
+        covariates: inputs only); output_size is the horizon times their number.
     """
 
     objective: str
@@ -104,12 +127,24 @@ class TaskSpec:
     input_encoding: str = "dense"
     stateful: bool = False
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    targets: tuple[str, ...] = ("value",)
+
+    @property
+    def horizon(self) -> int:
+        """Regression: the steps each forecast runs ahead."""
+        return self.output_size // len(self.targets)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so a checkpoint holding it loads with weights_only=True."""
         data = asdict(self)
         data["test_splits"] = list(self.test_splits)
         data["vocab"] = list(self.vocab)
+        data["targets"] = list(self.targets)
+        data["scaling"] = {
+            **data["scaling"],
+            "offset": list(self.scaling.offset),
+            "scale": list(self.scaling.scale),
+        }
         return data
 
     @classmethod
@@ -118,6 +153,7 @@ class TaskSpec:
         values["scaling"] = Scaling(**values.get("scaling", {}))
         values["test_splits"] = tuple(values.get("test_splits", ("test",)))
         values["vocab"] = tuple(values.get("vocab", ()))
+        values["targets"] = tuple(str(name) for name in values.get("targets", ("value",)))
         values["baselines"] = _numbers_per_split(values.get("baselines", {}))
         return cls(**values)
 

@@ -87,15 +87,18 @@ def check_fits(
 
 
 def standard_scaling(values: np.ndarray) -> Scaling:
-    """Zero mean, unit variance, with statistics from ``values`` only (the train split)."""
-    std = float(values.std())
-    return Scaling("global", float(values.mean()), std if std > 1e-12 else 1.0)
+    """Zero mean, unit variance for each column of ``values`` (time, columns), with statistics
+    from ``values`` only (the train split); a constant column keeps scale 1."""
+    stds = values.std(axis=0)
+    return Scaling("global", tuple(values.mean(axis=0)), tuple(np.where(stds > 1e-12, stds, 1.0)))
 
 
 def sliding_windows(values: np.ndarray, window: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """All (input, target) pairs inside ``values``: inputs (n, window, 1), targets (n, horizon)."""
-    frames = np.lib.stride_tricks.sliding_window_view(values, window + horizon)
-    inputs = torch.from_numpy(np.ascontiguousarray(frames[:, :window, None]))
+    """All (input, target) pairs inside ``values`` (time, columns): inputs (n, window,
+    columns) and the ``horizon`` rows that follow each, (n, horizon, columns)."""
+    frames = np.lib.stride_tricks.sliding_window_view(values, window + horizon, axis=0)  # (n, columns, w+h)
+    frames = frames.transpose(0, 2, 1)
+    inputs = torch.from_numpy(np.ascontiguousarray(frames[:, :window]))
     targets = torch.from_numpy(np.ascontiguousarray(frames[:, window:]))
     return inputs.float(), targets.float()
 

@@ -1,0 +1,167 @@
+"""Forecasting a user's series: likelihoods, intervals that cover what they claim, several
+targets with covariates, and the baselines beside them."""
+
+import functools
+import math
+import subprocess
+import sys
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.data import CsvSeriesDataModule, SineDataModule
+from rnnlab.errors import ConfigError
+from rnnlab.models import RecurrentNet
+from rnnlab.tasks import SequenceRegressor
+from rnnlab.tasks.likelihood import Gaussian, Likelihood, Quantiles, build_likelihood, pinball
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _fit(data, likelihood: Likelihood, epochs: int, tmp_path, hidden_size=32, lr=1e-2, seed=0) -> dict:
+    """Train an LSTM on ``data`` with ``likelihood`` and return its test metrics."""
+    L.seed_everything(seed, workers=True)
+    data.setup("fit")
+    spec = data.spec
+    net = RecurrentNet("lstm", spec.input_size, spec.output_size * likelihood.params, hidden_size=hidden_size)
+    task = SequenceRegressor(net, spec, likelihood, optimizer=functools.partial(torch.optim.Adam, lr=lr))
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=data)
+    (metrics,) = trainer.test(task, datamodule=data, verbose=False)
+    return metrics
+
+
+def _normal_cdf(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf((x - mean) / (std * math.sqrt(2))))
+
+
+def test_the_gaussian_crps_is_the_integral_it_stands_for():
+    """CRPS(F, y) = integral of (F(x) - [x >= y])^2 dx, integrated numerically in float64:
+    F^2 below the observation and (1 - F)^2 above it, smooth on each side."""
+    output = torch.tensor([[0.3, 0.2], [-1.0, 1.5], [2.0, -2.0]], dtype=torch.float64)
+    target = torch.tensor([0.0, 1.0, 2.5], dtype=torch.float64)
+    likelihood = Gaussian((0.1, 0.5, 0.9))
+    mean, std = output[:, 0], torch.nn.functional.softplus(output[:, 1]) + 1e-4
+    expected = []
+    for m, s, y in zip(mean, std, target, strict=True):
+        below = torch.linspace(-60, float(y), 200_001, dtype=torch.float64)
+        above = torch.linspace(float(y), 60, 200_001, dtype=torch.float64)
+        expected.append(
+            torch.trapezoid(_normal_cdf(below, m, s) ** 2, below)
+            + torch.trapezoid((1 - _normal_cdf(above, m, s)) ** 2, above)
+        )
+    assert torch.allclose(likelihood.crps(output, target), torch.stack(expected), atol=1e-7)
+    normal = torch.distributions.Normal(mean[:, None], std[:, None])
+    levels = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    assert torch.allclose(likelihood.quantiles(output), normal.icdf(levels), atol=1e-9)
+
+
+def test_the_pinball_loss_and_crossing_quantiles():
+    levels = torch.tensor([0.1, 0.5, 0.9])
+    quantiles = torch.tensor([[1.0, 2.0, 3.0]])
+    # below every quantile: (1 - level) x distance; above: level x distance
+    assert pinball(quantiles, torch.tensor([0.0]), levels)[0].tolist() == pytest.approx([0.9, 1.0, 0.3])
+    assert pinball(quantiles, torch.tensor([4.0]), levels)[0].tolist() == pytest.approx([0.3, 1.0, 0.9])
+    crossed = Quantiles((0.1, 0.5, 0.9))
+    output = torch.tensor([[3.0, 1.0, 2.0]])
+    assert crossed.quantiles(output).tolist() == [[1.0, 2.0, 3.0]] and crossed.point(output).item() == 2.0
+
+
+@pytest.mark.parametrize(
+    ("name", "levels", "message"),
+    [
+        (
+            "poisson",
+            (0.1, 0.5, 0.9),
+            "model.likelihood must be null (a point forecast), gaussian or quantile",
+        ),
+        ("quantile", (0.1, 0.9), "model.quantiles must be increasing levels in (0, 1) that include 0.5"),
+        ("quantile", (0.5, 0.9), "model.quantiles must be increasing levels in (0, 1) that include 0.5"),
+        ("gaussian", (0.9, 0.5, 0.1), "model.quantiles must be increasing levels"),
+        ("quantile", (0.0, 0.5, 1.0), "model.quantiles must be increasing levels"),
+        ("quantile", ("a", 0.5), "model.quantiles must be increasing levels"),
+        ("quantile", 0.5, "model.quantiles must be increasing levels"),
+    ],
+)
+def test_bad_likelihood_settings_are_one_line(name, levels, message):
+    with pytest.raises(ConfigError) as error:
+        build_likelihood(name, levels)
+    assert str(error.value).startswith(message)
+
+
+# the quantile run takes longer to settle its outer quantiles: it runs with the slow tests
+@pytest.mark.parametrize("name", [pytest.param("quantile", marks=pytest.mark.slow), "gaussian"])
+def test_the_80_percent_interval_covers_80_percent_of_a_series_with_known_noise(tmp_path, name):
+    """A sine under Gaussian noise of standard deviation 0.3: the best forecast's 80% interval
+    is +-1.28 x 0.3 around the sine, and held-out data falls inside it 80% of the time."""
+    data = SineDataModule(
+        length=3000, periods=[24.0], amplitudes=[1.0], phases=[0.0], noise=0.3, window=24, horizon=2,
+        rollout_steps=4, batch_size=64, seed=0,
+    )  # fmt: skip
+    metrics = _fit(data, build_likelihood(name), epochs=8, tmp_path=tmp_path)
+    assert abs(metrics["test/coverage"] - 0.8) < 0.05
+    assert metrics["test/mse"] < 1.3 * 0.3**2  # the noise's variance is the floor
+    assert metrics["test/pinball"] > 0 and ("test/crps" in metrics) == (name == "gaussian")
+    # the interval's width: 2 x 1.2816 x 0.3 = 0.77 for the true noise
+    assert metrics["test/ar_mse"] < 1.3 * 0.3**2  # a linear model does as well here: it is a sine
+
+
+def _load_csv(tmp_path, hours=3000):
+    path = tmp_path / "load.csv"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_load_csv.py"), str(path), "--hours", str(hours)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_temperature_covariate_lowers_the_load_forecast_error(tmp_path):
+    """scripts/make_load_csv.py: the load answers the temperature of 3 hours before, on
+    whichever side of 18 degrees; reading it as a covariate must cut the test MSE by 20%+."""
+    path = _load_csv(tmp_path)
+    settings = {"target": "load", "window": 24, "horizon": 4, "rollout_steps": 8, "batch_size": 64}
+    scores = {}
+    for covariates in ([], ["temperature"]):
+        data = CsvSeriesDataModule(path=str(path), covariates=covariates, time_column="time", **settings)
+        scores[bool(covariates)] = _fit(data, Likelihood(), epochs=8, tmp_path=tmp_path)
+    without, with_ = scores[False]["test/mse"], scores[True]["test/mse"]
+    assert with_ < 0.8 * without, (with_, without)
+    assert with_ < scores[True]["test/ar_mse"]  # the RNN earns its cost over the linear model
+
+
+def test_several_targets_are_scored_each_in_their_own_units(tmp_path, write_csv):
+    """Two targets on scales 1000x apart and a covariate: per-target metrics, each in its
+    units, their mean as the headline, and the linear baseline's beside them."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1200)
+    driver = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(1200)
+    path = write_csv(
+        {
+            "small": list(np.sin(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(1200)),
+            "large": list(1000 * np.cos(2 * np.pi * t / 24) + 20 * rng.standard_normal(1200)),
+            "driver": list(driver),
+        }
+    )
+    data = CsvSeriesDataModule(
+        path=str(path), target=["small", "large"], covariates=["driver"], window=24, horizon=3,
+        rollout_steps=6, batch_size=64,
+    )  # fmt: skip
+    metrics = _fit(data, build_likelihood("quantile"), epochs=3, tmp_path=tmp_path)
+    assert metrics["test/mse"] == pytest.approx((metrics["test/mse_small"] + metrics["test/mse_large"]) / 2)
+    assert metrics["test/mse_large"] > 100 * metrics["test/mse_small"]  # original units, not scaled
+    for key in ("test/ar_mse_small", "test/ar_mse_large", "test/naive_mae_large", "test/coverage"):
+        assert key in metrics
+    assert [f"test_rollout/mse_step{k}" in metrics for k in range(1, 7)] == [True] * 6
