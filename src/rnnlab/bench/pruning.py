@@ -1,6 +1,7 @@
 """pruning: the sine_optuna search (hparams_search=sine_optuna, TPE, seed 42) with the same
 number of trials without a pruner, with ``hydra.sweeper.pruner=median`` (after 5 trials, past
-2 warm-up epochs) and with ``hydra.sweeper.pruner=hyperband``, run one after the other; the
+2 warm-up epochs) and with ``hydra.sweeper.pruner=hyperband`` (2 epochs its least resource),
+run one after the other; the
 training time of each (the sum of its trials' durations in the study, start-up between trials
 left out), the wall time of each whole command, the best value, and each pruner's ratios
 against no pruner. With ``--repeats`` it runs that many trials a search (the default is the
@@ -40,7 +41,7 @@ def measure(repeats: int, overrides: tuple[str, ...] = ()) -> dict:
     pruners = {
         "none": ["hydra.sweeper.pruner=null"],
         "median": ["hydra.sweeper.pruner=median", "hydra.sweeper.warmup_epochs=2"],
-        "hyperband": ["hydra.sweeper.pruner=hyperband"],
+        "hyperband": ["hydra.sweeper.pruner=hyperband", "hydra.sweeper.warmup_epochs=2"],
     }
     result: dict = {"trials": repeats}
     with tempfile.TemporaryDirectory() as tmp:
