@@ -102,6 +102,7 @@ def _figure(lines: Lines, picks: list[int], split: str, targets: tuple[str, ...]
     for ax in axes[-1]:
         ax.set_xlabel("time" if lines.times is not None else "steps relative to the forecast origin")
     if lines.times is not None and not isinstance(lines.times[0][0], float):
-        fig.autofmt_xdate()  # dates: slanted, so they do not run into each other
+        for ax in axes.flat:  # each window has its own dates: label every row, slanted to fit
+            ax.tick_params(axis="x", labelrotation=25, labelsize="small")
     fig.tight_layout()
     return fig
