@@ -9,6 +9,7 @@ import pytest
 from rnnlab.cli.bench import main
 
 
+@pytest.mark.slow
 def test_cells_benchmark_measures_every_cell_on_both_backends(tmp_path, capsys):
     main(["cells", "--repeats", "1", "--json", str(tmp_path / "cells.json")])
     result = json.loads((tmp_path / "cells.json").read_text())
@@ -49,6 +50,7 @@ def test_scan_benchmark_times_every_layer_against_the_sequence_length(capsys):
     assert headline.startswith("T=32 vs nn.GRU: mingru ") and headline.endswith("x")
 
 
+@pytest.mark.slow
 def test_loader_benchmark_compares_both_loaders_on_both_tasks(tmp_path, capsys):
     main(["loader", "--repeats", "1", "--json", str(tmp_path / "loader.json")])
     result = json.loads((tmp_path / "loader.json").read_text())

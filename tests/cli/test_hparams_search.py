@@ -323,6 +323,7 @@ def test_the_dashboard_serves_a_study(tmp_path):
     assert shown["study_name"] == "sine"
 
 
+@pytest.mark.slow
 def test_a_grid_search_runs_every_point_once_and_stops(tmp_path):
     _search(
         tmp_path, "hydra.sweeper.sampler=grid", "~hydra.sweeper.params", "model.hidden_size=choice(8, 16)"

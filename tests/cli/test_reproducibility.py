@@ -48,6 +48,7 @@ def test_same_seed_gives_identical_metrics_and_weights(tmp_path, task):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+@pytest.mark.slow
 def test_another_seed_gives_other_numbers(tmp_path):
     a = _train_in(tmp_path / "a", *TASKS["sine"], *SHORT, "seed=0")
     b = _train_in(tmp_path / "b", *TASKS["sine"], *SHORT, "seed=1")
@@ -83,7 +84,8 @@ def test_a_stopped_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert f"resumed_from: {tmp_path / 'part'}" in config and "max_epochs: 4" in config
 
 
-@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM])
+@pytest.mark.slow  # a subprocess run: 9 s
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, signum):
     run_dir = tmp_path / "run"
     script = Path(sys.executable).parent / "rnnlab-train"

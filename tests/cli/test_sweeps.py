@@ -147,6 +147,7 @@ def test_report_of_a_directory_without_jobs(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_failing_jobs_do_not_end_the_sweep(tmp_path):
     result = run_main(
         "rnnlab-train",
