@@ -5,6 +5,7 @@ import functools
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -16,8 +17,9 @@ from rnnlab.errors import ConfigError
 from rnnlab.models import RecurrentNet
 from rnnlab.tasks import SequenceRegressor
 from rnnlab.tasks.likelihood import Gaussian, Likelihood, Quantiles, build_likelihood, pinball
+from tests.tasks.training import fit_and_test
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fit(data, likelihood: Likelihood, epochs: int, tmp_path, hidden_size=32, lr=1e-2, seed=0) -> dict:
@@ -27,19 +29,7 @@ def _fit(data, likelihood: Likelihood, epochs: int, tmp_path, hidden_size=32, lr
     spec = data.spec
     net = RecurrentNet("lstm", spec.input_size, spec.output_size * likelihood.params, hidden_size=hidden_size)
     task = SequenceRegressor(net, spec, likelihood, optimizer=functools.partial(torch.optim.Adam, lr=lr))
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=1.0,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(task, datamodule=data)
-    (metrics,) = trainer.test(task, datamodule=data, verbose=False)
-    return metrics
+    return fit_and_test(task, data, epochs, tmp_path)
 
 
 def _normal_cdf(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -100,8 +90,7 @@ def test_bad_likelihood_settings_are_one_line(name, levels, message):
     assert str(error.value).startswith(message)
 
 
-# the quantile run takes longer to settle its outer quantiles: it runs with the slow tests
-@pytest.mark.parametrize("name", [pytest.param("quantile", marks=pytest.mark.slow), "gaussian"])
+@pytest.mark.parametrize("name", ["quantile", "gaussian"])
 def test_the_80_percent_interval_covers_80_percent_of_a_series_with_known_noise(tmp_path, name):
     """A sine under Gaussian noise of standard deviation 0.3: the best forecast's 80% interval
     is +-1.28 x 0.3 around the sine, and held-out data falls inside it 80% of the time."""
@@ -127,7 +116,6 @@ def _load_csv(tmp_path, hours=3000):
     return path
 
 
-@pytest.mark.slow
 def test_a_temperature_covariate_lowers_the_load_forecast_error(tmp_path):
     """scripts/make_load_csv.py: the load answers the temperature of 3 hours before, on
     whichever side of 18 degrees; reading it as a covariate must cut the test MSE by 20%+."""

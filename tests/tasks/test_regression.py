@@ -9,6 +9,7 @@ from rnnlab.data.spec import Scaling
 from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
 from rnnlab.tasks import SequenceRegressor
 from rnnlab.tasks.base import Schedule
+from tests.tasks.training import fit_and_test
 
 ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
 
@@ -88,18 +89,7 @@ def test_the_sine_task_is_learned_far_better_than_naive(tmp_path, cell, backend,
     spec = data.spec
     net = RecurrentNet(cell, spec.input_size, spec.output_size, hidden_size=32, backend=backend, head=head)
     task = SequenceRegressor(net=net, spec=spec, optimizer=functools.partial(torch.optim.Adam, lr=1e-2))
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=1.0,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(task, datamodule=data)
-    (metrics,) = trainer.test(task, datamodule=data, verbose=False)
+    metrics = fit_and_test(task, data, epochs, tmp_path)
     assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]
     assert metrics["test_rollout/mse"] < 0.2 * metrics["test_rollout/naive_mse"]
     assert metrics["test/mse_step1"] <= metrics["test/mse"] * 2
@@ -126,18 +116,7 @@ def test_every_model_family_learns_the_sine_task(tmp_path, family):
     data.setup("fit")
     net = FAMILIES[family](input_size=1, output_size=4, hidden_size=16, num_layers=2)
     task = SequenceRegressor(net=net, spec=data.spec, optimizer=functools.partial(torch.optim.Adam, lr=1e-2))
-    trainer = L.Trainer(
-        max_epochs=10,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=1.0,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(task, datamodule=data)
-    (metrics,) = trainer.test(task, datamodule=data, verbose=False)
+    metrics = fit_and_test(task, data, 10, tmp_path)
     assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]  # measured 0.015-0.035
     assert metrics["test_rollout/mse"] < 0.1 * metrics["test_rollout/naive_mse"]  # 0.007-0.023
 
