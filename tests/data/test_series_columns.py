@@ -211,3 +211,20 @@ def test_the_linear_baseline_scores_each_target_when_there_are_several():
     test = scores["test"]
     assert test["ar_mse"] == pytest.approx((test["ar_mse_a"] + test["ar_mse_b"]) / 2)
     assert set(scores) == {"val", "test"}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"scaling": {"mode": "global", "offset": [0.0], "scale": [1.0]}},  # one scaling, two columns
+        {"targets": ["a", "b", "c"]},  # more targets than columns
+        {"output_size": 3},  # not a multiple of the two targets
+    ],
+)
+def test_a_stored_forecast_spec_whose_sizes_disagree_is_refused(edit):
+    from rnnlab.data.spec import Scaling, TaskSpec
+
+    spec = TaskSpec("regression", 2, 4, Scaling("global", (0.0, 0.0), (1.0, 1.0)), targets=("a", "b"))
+    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match=r"^a forecast's spec needs one scaling per input column"):
+        TaskSpec.from_dict({**spec.to_dict(), **edit})

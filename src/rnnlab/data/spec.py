@@ -129,6 +129,18 @@ class TaskSpec:
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: tuple[str, ...] = ("value",)
 
+    def __post_init__(self) -> None:
+        # a checkpoint's spec is someone's file: a forecast's sizes must agree with each other
+        if self.objective == "regression" and (
+            len(self.scaling.offset) != self.input_size
+            or not 0 < len(self.targets) <= self.input_size
+            or self.output_size % len(self.targets)
+        ):
+            raise ValueError(
+                "a forecast's spec needs one scaling per input column, at most as many targets as "
+                "columns, and an output size that is a multiple of the targets"
+            )
+
     @property
     def horizon(self) -> int:
         """Regression: the steps each forecast runs ahead."""
