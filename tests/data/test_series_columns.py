@@ -161,12 +161,18 @@ def test_bad_column_settings_are_one_line(tmp_path, kwargs, message):
     assert str(error.value).startswith(message)
 
 
-def test_a_covariate_the_file_lacks_and_ragged_rows(tmp_path, write_csv):
+def test_a_covariate_the_file_lacks_a_column_named_twice_and_ragged_rows(tmp_path, write_csv):
     path = write_csv(_columns())
     with pytest.raises(
         ConfigError, match=r"^covariates must be one of the file's columns: time, load, price"
     ):
         _module(path, target="load", covariates=["humidity"])
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,a\n1,2\n")
+    with pytest.raises(
+        ConfigError, match=r"^path must be a CSV file whose header names each column once .*: 'a' twice$"
+    ):
+        _module(twice, target="a")
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n3\n")
     with pytest.raises(ConfigError, match=r"rows have as many fields as its header \(2\).*: line 3 has 1$"):

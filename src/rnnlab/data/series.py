@@ -262,6 +262,14 @@ class CsvSeriesDataModule(SeriesDataModule):
                     name,
                     self._delimiter_hint(header, delimiter),
                 )
+        for name in wanted:
+            if header.count(name) > 1:
+                raise ConfigError(
+                    "path",
+                    "a CSV file whose header names each column once",
+                    str(self.path),
+                    f"{name!r} twice",
+                )
         where = {name: header.index(name) for name in wanted}
         cells: dict[str, list[str]] = {name: [] for name in wanted}
         line_numbers = []
