@@ -67,7 +67,7 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
         sizes.update(head="step", input_encoding=spec.input_encoding)
     # likelihood and quantiles say what the outputs mean: the task's to read, not the network's
     likelihood = build_likelihood(cfg.model.get("likelihood"), cfg.model.get("quantiles", QUANTILES))
-    if likelihood.params > 1 and spec.objective != "regression":
+    if cfg.model.get("likelihood") is not None and spec.objective != "regression":
         raise ConfigError(
             "model.likelihood",
             f"null for a {spec.objective} task (only a forecast has one)",
