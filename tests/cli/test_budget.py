@@ -66,7 +66,9 @@ def cosine(progress: float) -> float:
     return LR * (1 + math.cos(math.pi * progress)) / 2
 
 
-@pytest.mark.parametrize("sleep", [0.0, 0.02], ids=["fast step", "slowed step"])
+@pytest.mark.parametrize(
+    "sleep", [0.0, pytest.param(0.02, marks=pytest.mark.slow)], ids=["fast step", "slowed step"]
+)
 def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train, recorder, sleep):
     recorder.append(Recorder(sleep=sleep))
     metrics = train(compose_train(*SINE, "budget=1.5s"))

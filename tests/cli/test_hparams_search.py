@@ -64,6 +64,7 @@ def test_search_runs_three_trials_then_resumes_to_five(tmp_path):
     assert best.best_value == pytest.approx(min(t.value for t in study.trials))
 
 
+@pytest.mark.slow
 def test_failed_trials_are_recorded_and_do_not_end_the_study(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=3", "model.hidden_size=choice(0, 8)")
     study = _study(tmp_path)
@@ -91,6 +92,7 @@ def test_a_silent_trial_of_a_killed_sweeper_is_failed_and_run_anew(tmp_path):
     assert [job.name for job in read_sweep(tmp_path)] == ["2", "3"]  # job dir = trial number
 
 
+@pytest.mark.slow
 def test_resuming_with_another_search_space_is_refused(tmp_path):
     _search(tmp_path, "hydra.sweeper.n_trials=1")
     result = run_main(

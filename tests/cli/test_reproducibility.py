@@ -37,7 +37,9 @@ def _train_in(run_dir: Path, *overrides: str) -> dict:
     return train(cfg)
 
 
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize(
+    "task", [pytest.param(t, marks=pytest.mark.slow) if t == "counting" else t for t in TASKS]
+)
 def test_same_seed_gives_identical_metrics_and_weights(tmp_path, task):
     for name in ("a", "b"):
         _train_in(tmp_path / name, *TASKS[task], *SHORT)

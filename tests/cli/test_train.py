@@ -158,6 +158,7 @@ def test_default_run_beats_the_naive_forecast_tenfold(tmp_path):
     assert metrics["test_rollout/mse"] * 10 <= metrics["test_rollout/naive_mse"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["lstm", "gru"])
 def test_counting_in_range_and_beyond_with_mixed_steps(compose_train, model):
     """Relative normalization counts outside the trained range; a short run suffices."""

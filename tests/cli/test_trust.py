@@ -219,7 +219,7 @@ MID_EPOCH = {
 MID_EPOCH["stateful text, lru"] = [*MID_EPOCH["stateful text"], "model=lru"]
 MID_EPOCH["stateful text, s6"] = [*MID_EPOCH["stateful text"], "model=s6"]
 MID_EPOCH["sine, transformer"] = [*MID_EPOCH["sine"], "model=transformer"]
-SLOW_CASES = ("stateful text, lru", "stateful text, s6", "sine, transformer")
+SLOW_CASES = ("sine", "stateful text, lru", "stateful text, s6", "sine, transformer")
 
 
 @pytest.mark.parametrize(
