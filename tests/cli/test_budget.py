@@ -116,7 +116,9 @@ def test_a_resumed_budgeted_run_continues_the_clock_and_the_schedule(tmp_path, r
     assert seen[0][0] == pytest.approx(spent / 4, abs=0.01)  # the clock goes on from where it was
     assert seen[0][1] == pytest.approx(lr_then)  # and so does the schedule
     metrics = json.loads((rest / "metrics.json").read_text())
-    assert 4.0 <= metrics["budget/elapsed_s"] < 5.0  # one budget in all, not a new one
+    # one budget in all: a new one would have run 4 s more after the spent part (a fixed 5 s
+    # bound failed at 5.3 s on a loaded machine, where the last step and checkpoint run late)
+    assert 4.0 <= metrics["budget/elapsed_s"] < spent + 4.0
     assert metrics["budget/end_step"] == checkpoint["global_step"] + len(seen)
     assert metrics["schedule/progress"] >= 0.99 and metrics["schedule/final_lr"] < 0.001 * LR
 
