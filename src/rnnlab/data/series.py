@@ -255,14 +255,12 @@ class CsvSeriesDataModule(SeriesDataModule):
         wanted = [*self.targets, *self.covariates] + ([self.time_column] if self.time_column else [])
         for name in wanted:
             if name not in header:
-                setting = self._setting(name)
                 raise ConfigError(
-                    setting,
+                    self._setting(name),
                     "one of the file's columns: " + ", ".join(header),
                     name,
                     self._delimiter_hint(header, delimiter),
                 )
-        for name in wanted:
             if header.count(name) > 1:
                 raise ConfigError(
                     "path",
