@@ -13,8 +13,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import rnnlab
+
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / "conf"
+CONFIG_DIR = rnnlab.CONFIG_DIR
 # A quick but real run: few batches per split, one epoch, every file still written.
 FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
 TEXT = [*FAST, "data=text", "data.window=32", "data.batch_size=16", "model.hidden_size=16"]

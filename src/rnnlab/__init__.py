@@ -4,4 +4,9 @@ Importing the package is cheap on purpose: torch and Lightning load only when a 
 so ``rnnlab-train --help`` stays fast.
 """
 
-__version__ = "0.1.0"
+from pathlib import Path
+
+__version__ = "0.2.0"
+
+# Every default: the config groups ship inside the package, so an installed wheel has them.
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"

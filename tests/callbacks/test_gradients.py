@@ -103,7 +103,7 @@ def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compos
     import logging
 
     from rnnlab.callbacks import AttentionPlot, ForecastPlot, GradientFlow, TextSample
-    from rnnlab.cli import build
+    from rnnlab.run import build
     from rnnlab.tasks import CharLanguageModel, SequenceRegressor, TaskModule
 
     cfg = compose_train("data=text", "data.window=16", *FAST)
@@ -147,7 +147,7 @@ def test_gradient_flow_is_off_for_a_backbone_that_cannot_record(compose_train, c
     import logging
 
     from rnnlab.callbacks import GradientFlow
-    from rnnlab.cli import build
+    from rnnlab.run import build
 
     cfg = compose_train(*FAST)
     task = build.build_task(cfg, build.build_datamodule(cfg).spec)

@@ -12,11 +12,11 @@ import lightning as L
 import pytest
 
 from rnnlab.callbacks.budget import TimeBudget
-from rnnlab.cli import build
-from rnnlab.cli.checkpoint import read_checkpoint
-from rnnlab.cli.settings import budget_seconds
 from rnnlab.cli.train import train
 from rnnlab.errors import ConfigError
+from rnnlab.run import build
+from rnnlab.run.checkpoint import read_checkpoint
+from rnnlab.run.settings import budget_seconds
 from tests.conftest import run_main
 
 LR = 0.01

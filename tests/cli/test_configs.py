@@ -7,8 +7,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from rnnlab.cli import build
 from rnnlab.errors import ConfigError
+from rnnlab.run import build
 from tests.conftest import CONFIG_DIR
 
 

@@ -13,8 +13,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from rnnlab.callbacks import TrainingDiverged
-from rnnlab.cli.checkpoint import read_checkpoint
-from rnnlab.cli.train import _advice, train
+from rnnlab.cli.train import train
+from rnnlab.run.checkpoint import read_checkpoint
+from rnnlab.run.training import advice
 from tests.conftest import CONFIG_DIR, FAST, run_main
 
 TASKS = {
@@ -169,9 +170,9 @@ def test_divergence_stops_with_advice_and_keeps_the_last_good_checkpoint(tmp_pat
     assert error.value.epoch == 1 and error.value.last_checkpoint == str(last)
     assert read_checkpoint(last)["epoch"] == 0  # still the good one, from before the blow-up
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
-    advice = _advice(error.value, cfg)
-    assert "lower optimizer.lr (now 0.05) or clip gradients (trainer.gradient_clip_val, now None)" in advice
-    assert advice.endswith(f"the last good checkpoint is {last}")
+    message = advice(error.value, cfg)
+    assert "lower optimizer.lr (now 0.05) or clip gradients (trainer.gradient_clip_val, now None)" in message
+    assert message.endswith(f"the last good checkpoint is {last}")
 
 
 def test_divergence_before_any_checkpoint(tmp_path):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rnnlab.cli.launch import available_cores
 from rnnlab.cli.report import main as report_main
 from rnnlab.cli.report import read_sweep, summarize
+from rnnlab.run.launch import available_cores
 from tests.conftest import FAST, run_cli, run_main
 
 
@@ -203,8 +203,8 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_shared_threads(tmp_path):
 def test_threads_setting(compose_train):
     import torch
 
-    from rnnlab.cli.launch import torch_threads
     from rnnlab.errors import ConfigError
+    from rnnlab.run.launch import torch_threads
 
     before = torch.get_num_threads()
     try:

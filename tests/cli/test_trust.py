@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
-from rnnlab.cli import targets
-from rnnlab.cli.rundir import RUN_FILES, clear_run
-from tests.conftest import FAST, TEXT, one_line, run_entry
+from rnnlab.run import targets
+from rnnlab.run.rundir import RUN_FILES, clear_run
+from tests.conftest import CONFIG_DIR, FAST, TEXT, one_line, run_entry
 
 
 # --- crafted checkpoints and configs: nothing runs ----------------------------------------------
@@ -98,7 +98,7 @@ def test_a_pickled_object_in_a_checkpoint_is_refused_unrun(tmp_path):
 
 def test_the_allowlist_names_every_class_the_shipped_configs_build():
     """Each _target_ under conf/ is allowed in its group, so no shipped option is refused."""
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    conf = CONFIG_DIR
     for path in conf.rglob("*.yaml"):
         group = path.relative_to(conf).parts[0]
         if group in ("hydra", "experiment", "debug", "hparams_search"):  # Hydra's, or global packages
@@ -281,8 +281,8 @@ def test_a_model_worse_than_the_naive_forecast_is_flagged(tmp_path):
 
 
 def test_suspect_results_cover_language_models_and_runs_that_never_stepped():
-    from rnnlab.cli.results import suspect_results
     from rnnlab.data.spec import TaskSpec
+    from rnnlab.run.results import suspect_results
 
     language = TaskSpec("language", 4, 4, vocab=("<unk>", "a", "b", "c"))
     assert suspect_results({"val/loss": 1.2}, language, steps=10) == []  # below ln 4 = 1.386

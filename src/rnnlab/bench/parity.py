@@ -73,7 +73,7 @@ def rnnlab_config(root: Path, epochs: int = EPOCHS):
     """The default config, as ``rnnlab-train`` composes it (not timed: see ``startup``)."""
     from hydra import compose, initialize_config_dir
 
-    from rnnlab.cli.settings import CONFIG_DIR
+    from rnnlab import CONFIG_DIR
 
     overrides = [
         f"paths.output_dir={root}",
@@ -97,10 +97,10 @@ def run_rnnlab(x, y, cfg) -> float:
     import torch
     from torch import nn
 
-    from rnnlab.cli import build
     from rnnlab.data.spec import Scaling, TaskSpec
     from rnnlab.data.windowing import TensorBatches, batch_loader
     from rnnlab.models import RecurrentNet
+    from rnnlab.run import build
     from rnnlab.tasks.base import TaskModule
 
     class Data(L.LightningDataModule):

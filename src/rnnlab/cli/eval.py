@@ -9,32 +9,22 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rnnlab.cli import run_entry_point, skip_exit_gc
-from rnnlab.cli.settings import CONFIG_DIR
-from rnnlab.cli.train import probe
+from rnnlab import CONFIG_DIR
 from rnnlab.errors import ConfigError
-
-
-def require_checkpoint(cfg: DictConfig) -> str:
-    """``ckpt_path``, which the user must give (``???`` in the config), as a path string."""
-    if OmegaConf.is_missing(cfg, "ckpt_path") or not isinstance(cfg.ckpt_path, str) or not cfg.ckpt_path:
-        raise ConfigError(
-            "ckpt_path",
-            "the path of a checkpoint written by rnnlab-train (ckpt_path=<run>/checkpoints/last.ckpt)",
-        )
-    return cfg.ckpt_path
+from rnnlab.run.entry import run_entry_point, skip_exit_gc
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     """Test the checkpoint's model on the test split its stored data config describes."""
     import lightning as L
 
-    from rnnlab.cli import build
-    from rnnlab.cli.checkpoint import load_checkpoint
-    from rnnlab.cli.results import print_summary, scalar_metrics, write_metrics
-    from rnnlab.cli.settings import check_seed
+    from rnnlab.run import build
+    from rnnlab.run.checkpoint import load_checkpoint, require_checkpoint
+    from rnnlab.run.results import print_summary, scalar_metrics, write_metrics
+    from rnnlab.run.settings import check_seed
+    from rnnlab.run.training import probe
 
     build.route_lightning_logs()
     task, config = load_checkpoint(require_checkpoint(cfg))

@@ -10,17 +10,16 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import run_entry_point, skip_exit_gc
-from rnnlab.cli.settings import CONFIG_DIR
+from rnnlab import CONFIG_DIR
 from rnnlab.errors import ConfigError, check_int, check_number
+from rnnlab.run.entry import run_entry_point, skip_exit_gc
 
 
 def sample(cfg: DictConfig) -> str:
     """The prompt and its sampled continuation."""
     import torch
 
-    from rnnlab.cli.checkpoint import load_checkpoint
-    from rnnlab.cli.eval import require_checkpoint
+    from rnnlab.run.checkpoint import load_checkpoint, require_checkpoint
     from rnnlab.tasks import CharLanguageModel
 
     length = check_int("length", cfg.length, 0)

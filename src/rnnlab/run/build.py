@@ -12,10 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.callbacks.budget import TICKS, TimeBudget
 from rnnlab.callbacks.pruning import TrialPruning
-from rnnlab.cli.settings import budget_seconds
-from rnnlab.cli.targets import instantiate
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
+from rnnlab.run.settings import budget_seconds
+from rnnlab.run.targets import instantiate
 from rnnlab.tasks.base import HORIZONS, Schedule
 from rnnlab.tasks.likelihood import QUANTILES, build_likelihood
 
@@ -158,7 +158,7 @@ def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Traine
     """The Trainer of ``cfg.trainer`` with the run's callbacks and loggers; on a budget the
     budget alone ends training (its TimeBudget is the trainer's Timer)."""
     from rnnlab.callbacks import DivergenceGuard, GracefulInterrupt, RunConfigCheckpoint
-    from rnnlab.cli.settings import check_trainer
+    from rnnlab.run.settings import check_trainer
 
     check_trainer(cfg.trainer, budgeted=budget is not None)
     every = cfg.trainer.get("val_check_interval")
@@ -219,11 +219,17 @@ def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "schedule
     return {k: ("null" if v is None else v) for k, v in params.items()}
 
 
-def log_hyperparams(trainer: L.Trainer, params: dict, metric_names: list[str]) -> None:
-    """Record ``params`` with every logger; TensorBoard also learns which scalars are the
-    metrics to show beside them (their values come from the scalars the run logs)."""
+def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, task: L.LightningModule) -> None:
+    """Record the run's settings with every logger; TensorBoard also learns which scalars are
+    the metrics to show beside them (the optimized ones and the task's headline metrics; their
+    values come from the scalars the run logs)."""
     from lightning.pytorch.loggers import TensorBoardLogger
     from torch.utils.tensorboard.summary import hparams
+
+    from rnnlab.search import objectives
+
+    params = flat_params(cfg)
+    metric_names = [*objectives(cfg)[0], *task.hparams_metrics]
 
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):

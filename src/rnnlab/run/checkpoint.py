@@ -18,13 +18,23 @@ from rnnlab.errors import ConfigError, first_line
 BUILT_GROUPS = ("data", "model", "optimizer", "scheduler", "callbacks", "logger", "trainer")
 
 
+def require_checkpoint(cfg: DictConfig) -> str:
+    """``ckpt_path``, which the user must give (``???`` in the config), as a path string."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not isinstance(cfg.ckpt_path, str) or not cfg.ckpt_path:
+        raise ConfigError(
+            "ckpt_path",
+            "the path of a checkpoint written by rnnlab-train (ckpt_path=<run>/checkpoints/last.ckpt)",
+        )
+    return cfg.ckpt_path
+
+
 def read_checkpoint(path: str | Path, setting: str = "ckpt_path") -> dict[str, Any]:
     """The checkpoint's contents, read with ``weights_only=True`` (no code runs from it),
     or a ConfigError naming ``setting`` when the file is missing, truncated or foreign, or
     when the config stored in it names code rnnlab does not build."""
     import torch
 
-    from rnnlab.cli.targets import check_config
+    from rnnlab.run.targets import check_config
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -83,7 +93,7 @@ def stored_spec(checkpoint: dict[str, Any], path: str | Path, setting: str = "ck
 def load_checkpoint(path: str | Path, setting: str = "ckpt_path") -> tuple[Any, DictConfig]:
     """The LightningModule saved in ``path`` (eval mode, CPU) and the run config it was
     trained with; the stored config and spec rebuild the network before the weights load."""
-    from rnnlab.cli.build import build_task
+    from rnnlab.run.build import build_task
 
     checkpoint = read_checkpoint(path, setting)
     config = OmegaConf.create(checkpoint["rnnlab"]["config"])

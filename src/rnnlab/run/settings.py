@@ -11,15 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab import CONFIG_DIR
 from rnnlab.errors import ConfigError, check_choice
 from rnnlab.search import objectives
 
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "conf"
 SEED_RANGE = (0, 2**32 - 1)  # numpy's and Lightning's seeds are 32-bit unsigned
 
 
@@ -141,6 +140,16 @@ def check_optimizer(optimizer: DictConfig) -> None:
     weight_decay = optimizer.get("weight_decay", 0)
     if not (_is_number(weight_decay) and weight_decay >= 0):
         raise ConfigError("optimizer.weight_decay", "a number >= 0", weight_decay)
+
+
+def check_run(cfg: DictConfig) -> None:
+    """Everything a training run can check before it builds anything: its settings and the
+    classes its config names."""
+    from rnnlab.run.checkpoint import BUILT_GROUPS
+    from rnnlab.run.targets import check_config
+
+    check_train_settings(cfg)
+    check_config(cfg, BUILT_GROUPS)
 
 
 def check_train_settings(cfg: DictConfig) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from rnnlab.cli.launch import process_rank
+from rnnlab.run.launch import process_rank
 
 # What a run writes into its dir; any of the first group means the dir holds a run. (A dir
 # with only .hydra/ and the log is a run stopped by a bad setting, and may be reused.)
