@@ -152,21 +152,50 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
     raise ConfigError("hydra.sweeper.storage", allowed, storage)
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``. A journal file appends every change under a file lock, the
     way to share one study between processes on a shared file system; sqlite waits up to a
-    minute for another process's write."""
+    minute for another process's write. ``read_only``: create nothing (no tables, no file)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     if url.endswith(JOURNAL):
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(url))
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine, skip_table_creation=read_only)
     except Exception as error:  # SQLAlchemy: no such driver, database, or file
         raise ConfigError("hydra.sweeper.storage", "a storage Optuna can open", url, str(error)) from None
+
+
+def trial_id(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> int:
+    """The storage's id of trial ``number`` of a study, through the storage's public API (a
+    FrozenTrial keeps it only in a private field)."""
+    study_id = storage.get_study_id_from_name(study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def stored_study(sweep_dir: Path, storage: str | None = None) -> optuna.Study | None:
+    """The study of a search, read-only: the one in its sweep dir (optuna.db, optuna.journal)
+    or in ``storage``; None for a sweep that is not a search. A sqlite file is opened in
+    read-only mode: reading never writes to someone's study."""
+    import optuna
+
+    if storage is None:
+        if (sweep_dir / "optuna.db").is_file():
+            storage = f"sqlite:///file:{(sweep_dir / 'optuna.db').resolve()}?mode=ro&uri=true"
+        elif (sweep_dir / f"optuna{JOURNAL}").is_file():
+            storage = str(sweep_dir / f"optuna{JOURNAL}")
+        else:
+            return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    opened = open_storage(storage, read_only=True)
+    names = optuna.get_all_study_names(opened)
+    if len(names) != 1:  # rnnlab's sweeper keeps one study per storage
+        return None
+    return optuna.load_study(study_name=names[0], storage=opened)
 
 
 def make_sampler(

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rnnlab.cli.report import read_sweep
 from rnnlab.data.text import CharTextDataModule
 from rnnlab.errors import ConfigError
+from rnnlab.report.sweep import read_sweep
 from tests.conftest import FAST, run_cli
 
 

@@ -17,8 +17,8 @@ from optuna.trial import TrialState
 from hydra_plugins.rnnlab_sweepers.optuna import OptunaSweeper, TrialSeeded
 from rnnlab import search
 from rnnlab.cli.report import main as report_main
-from rnnlab.cli.report import read_sweep
 from rnnlab.errors import ConfigError
+from rnnlab.report.sweep import read_sweep
 from tests.conftest import FAST, run_main
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

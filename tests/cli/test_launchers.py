@@ -9,7 +9,7 @@ import submitit
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from rnnlab.cli.report import read_sweep
+from rnnlab.report.sweep import read_sweep
 from tests.conftest import CONFIG_DIR, FAST, run_cli
 
 

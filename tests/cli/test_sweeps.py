@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from rnnlab.cli.report import main as report_main
-from rnnlab.cli.report import read_sweep, summarize
+from rnnlab.report.sweep import read_sweep, summarize
 from rnnlab.run.launch import available_cores
 from tests.conftest import FAST, run_cli, run_main
 

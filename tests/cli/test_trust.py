@@ -296,7 +296,7 @@ def test_suspect_results_cover_language_models_and_runs_that_never_stepped():
 
 
 def test_a_sweep_dir_with_unreadable_job_files_still_reports(tmp_path):
-    from rnnlab.cli.report import read_sweep
+    from rnnlab.report.sweep import read_sweep
 
     for job in ("0", "1"):
         (tmp_path / job / ".hydra").mkdir(parents=True)

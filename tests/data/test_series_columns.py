@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnlab.data import CsvSeriesDataModule, SineDataModule
-from rnnlab.data.series import linear_autoregression
+from rnnlab.data.autoregression import linear_autoregression
 from rnnlab.errors import ConfigError
 
 SMALL = {"window": 6, "horizon": 2, "rollout_steps": 3, "batch_size": 16}

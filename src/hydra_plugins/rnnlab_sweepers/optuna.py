@@ -105,9 +105,10 @@ class OptunaSweeper(Sweeper):
         space, fixed = self._split(arguments)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         url = search.storage_url(self.storage, self.sweep_dir)
+        self.opened = search.open_storage(url)
         study = optuna.create_study(
             study_name=self.study_name,
-            storage=search.open_storage(url),
+            storage=self.opened,
             directions=self.directions,
             load_if_exists=True,
             sampler=TrialSeeded(self.sampler, self.seed, space, self.startup_trials),
@@ -155,7 +156,7 @@ class OptunaSweeper(Sweeper):
                     returns = self.launcher.launch(jobs, initial_job_idx=trials[0].number)
                 except BaseException:
                     for trial in trials:  # the search was stopped: these trials run again later
-                        _interrupt(study, trial.number)
+                        self._interrupt(study, trial.number)
                     raise
                 finally:
                     heartbeat.unwatch(trials)
@@ -213,7 +214,17 @@ class OptunaSweeper(Sweeper):
             last = trial.user_attrs.get("heartbeat", trial.datetime_start.timestamp())
             if now - last > 3 * self.heartbeat_s:
                 log.info("trial %d went silent %.0f s ago: failed, and run again", trial.number, now - last)
-                _interrupt(study, trial.number)
+                self._interrupt(study, trial.number)
+
+    def _interrupt(self, study, number: int) -> None:
+        """Fail a running trial whose sweeper stopped, marked to be run again as a new trial."""
+        from optuna.trial import TrialState
+
+        trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+        if trial.state == TrialState.RUNNING:  # a FrozenTrial has no setter: the storage's own
+            trial_id = search.trial_id(self.opened, study.study_name, number)
+            self.opened.set_trial_user_attr(trial_id, "interrupted", True)
+            study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
 
     def _drop_surplus(self, study, trials: list, limit: int) -> list:
         """Another sweeper on the same study may have asked at the same moment: the first
@@ -229,14 +240,14 @@ class OptunaSweeper(Sweeper):
         return [t for t in trials if t.number in keep]
 
     def _tell(self, study, trial, job) -> None:
-        from hydra.core.utils import JobStatus
         from optuna.trial import TrialState
 
-        if job.status != JobStatus.COMPLETED:  # the job raised: a bug, not a user's mistake
-            trial.set_user_attr("error", f"{type(job._return_value).__name__}: {job._return_value}"[:500])
+        try:
+            result = job.return_value
+        except Exception as error:  # the job raised: a bug, not a user's mistake
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
             study.tell(trial, state=TrialState.FAIL)
             return
-        result = job.return_value
         status = result.get("status", "ok") if isinstance(result, dict) else "failed"
         trial.set_user_attr("status", status)
         if status == "pruned":
@@ -359,18 +370,6 @@ def _counted(study) -> list:
         and not t.user_attrs.get("interrupted")
         and not t.user_attrs.get("surplus")
     ]
-
-
-def _interrupt(study, number: int) -> None:
-    """Fail a running trial whose sweeper stopped, marked to be run again as a new trial."""
-    from optuna.trial import TrialState
-
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    if trial.state == TrialState.RUNNING:
-        study._storage.set_trial_user_attr(
-            trial._trial_id, "interrupted", True
-        )  # a FrozenTrial has no setter
-        study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _shown(dist) -> str:

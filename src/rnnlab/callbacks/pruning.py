@@ -36,16 +36,15 @@ class TrialPruning(L.Callback):
         import optuna
         from optuna.trial import TrialState
 
+        storage = search.open_storage(self.storage)
         study = optuna.load_study(
-            study_name=self.study_name,
-            storage=search.open_storage(self.storage),
-            pruner=search.make_pruner(*self.pruner),
+            study_name=self.study_name, storage=storage, pruner=search.make_pruner(*self.pruner)
         )
         frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == self.number), None)
         # Optuna keeps learning curves of single-objective trials only (the dashboard draws them)
         single = len(study.directions) == 1
         if single and frozen is not None and frozen.state == TrialState.RUNNING:  # not a finished trial again
-            self.trial = optuna.trial.Trial(study, frozen._trial_id)
+            self.trial = optuna.trial.Trial(study, search.trial_id(storage, self.study_name, self.number))
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

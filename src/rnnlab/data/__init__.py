@@ -1,6 +1,7 @@
 """LightningDataModules, one per task, serving whole batches from in-memory tensors."""
 
 from rnnlab.data.counting import CountingDataModule
+from rnnlab.data.csv_series import CsvSeriesDataModule
 from rnnlab.data.memory import (
     AddingDataModule,
     CopyDataModule,
@@ -8,7 +9,7 @@ from rnnlab.data.memory import (
     ParityDataModule,
     SelectiveCopyDataModule,
 )
-from rnnlab.data.series import CsvSeriesDataModule, SeriesDataModule
+from rnnlab.data.series import SeriesDataModule
 from rnnlab.data.sine import SineDataModule
 from rnnlab.data.spec import Scaling, TaskSpec, Vocabulary
 from rnnlab.data.text import CharTextDataModule

@@ -221,22 +221,15 @@ def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "schedule
 
 def log_hyperparams(trainer: L.Trainer, cfg: DictConfig, task: L.LightningModule) -> None:
     """Record the run's settings with every logger; TensorBoard also learns which scalars are
-    the metrics to show beside them (the optimized ones and the task's headline metrics; their
-    values come from the scalars the run logs)."""
+    the metrics to show beside them (the optimized ones and the task's headline metrics)."""
     from lightning.pytorch.loggers import TensorBoardLogger
-    from torch.utils.tensorboard.summary import hparams
 
+    from rnnlab.run.adapters import write_hparams
     from rnnlab.search import objectives
 
     params = flat_params(cfg)
-    metric_names = [*objectives(cfg)[0], *task.hparams_metrics]
-
     for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            if not trainer.is_global_zero:
-                continue
-            writer = logger.experiment._get_file_writer()
-            for summary in hparams(params, dict.fromkeys(metric_names, 0.0)):
-                writer.add_summary(summary)
-        else:
+        if not isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(params)
+        elif trainer.is_global_zero:
+            write_hparams(logger, params, [*objectives(cfg)[0], *task.hparams_metrics])

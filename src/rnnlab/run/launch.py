@@ -58,14 +58,3 @@ def torch_threads(threads: int | None) -> int:
         )
     torch.set_num_threads(threads)
     return threads
-
-
-def launches_processes(trainer) -> bool:
-    """Whether fit would start worker processes by re-running the command line (Lightning's
-    DDP launcher), rather than finding them started by a cluster (SLURM, torchrun)."""
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
-
-    launcher = trainer.strategy.launcher
-    return isinstance(launcher, _SubprocessScriptLauncher) and not (
-        trainer.strategy.cluster_environment.creates_processes_externally
-    )

@@ -31,9 +31,9 @@ def check_continuation(cfg: DictConfig, task) -> None:
 
 
 def refuse_ddp_in_local_sweep(cfg: DictConfig, trainer) -> None:
-    from rnnlab.run.launch import launches_processes
+    from rnnlab.run.adapters import relaunches_command_line
 
-    if in_sweep() and launches_processes(trainer):
+    if in_sweep() and relaunches_command_line(trainer):
         raise ConfigError(
             "trainer.strategy",
             "a single-process strategy in a local sweep (DDP's workers would re-run the whole "
