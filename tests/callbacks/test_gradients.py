@@ -8,7 +8,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rnnlab.callbacks import hidden_state_gradients
-from rnnlab.models import RecurrentNet
+from rnnlab.models.net import RecurrentNet
 from tests.conftest import FAST, run_main
 
 
@@ -104,7 +104,9 @@ def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compos
 
     from rnnlab.callbacks import AttentionPlot, ForecastPlot, GradientFlow, TextSample
     from rnnlab.run import build
-    from rnnlab.tasks import CharLanguageModel, SequenceRegressor, TaskModule
+    from rnnlab.tasks.base import TaskModule
+    from rnnlab.tasks.language import CharLanguageModel
+    from rnnlab.tasks.regression import SequenceRegressor
 
     cfg = compose_train("data=text", "data.window=16", *FAST)
     datamodule = build.build_datamodule(cfg)
@@ -131,7 +133,7 @@ def test_task_callbacks_say_once_which_tasks_they_serve_and_when_they_run(compos
 
 @pytest.mark.parametrize("backend", ["torch", "scratch"])
 def test_a_recording_copy_keeps_every_top_layer_state_and_leaves_the_backbone_alone(backend):
-    from rnnlab.models import RecurrentBackbone
+    from rnnlab.models.backbone import RecurrentBackbone
 
     backbone = RecurrentBackbone("lstm", 3, 8, num_layers=2, backend=backend).eval()
     x = torch.randn(4, 7, 3)

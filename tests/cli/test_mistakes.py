@@ -182,7 +182,7 @@ MISTAKES = [
         "unknown model key",
         TRAIN,
         ["+model.hiden_size=8"],
-        "model.hiden_size must be a setting that rnnlab.models.RecurrentNet takes; did you mean hidden_size? "
+        "model.hiden_size must be a setting that rnnlab.models.net.RecurrentNet takes; did you mean hidden_size? "
         "(got 8): unknown key",
     ),
     (
@@ -196,7 +196,7 @@ MISTAKES = [
         "unknown data key",
         TRAIN,
         ["+data.windows=8"],
-        "data.windows must be a setting that rnnlab.data.SineDataModule takes; did you mean window? "
+        "data.windows must be a setting that rnnlab.data.sine.SineDataModule takes; did you mean window? "
         "(got 8): unknown key",
     ),
     ("test not bool", TRAIN, ["test=maybe"], "test must be true or false (got 'maybe')"),
@@ -431,21 +431,21 @@ MISTAKES = [
     (
         "an unknown likelihood",
         TRAIN,
-        ["model.likelihood=poisson"],
-        "model.likelihood must be null (a point forecast), gaussian or quantile (got 'poisson')",
+        ["task.likelihood=poisson"],
+        "task.likelihood must be null (a point forecast), gaussian or quantile (got 'poisson')",
     ),
     (
         "quantiles without the median",
         TRAIN,
-        ["model.likelihood=quantile", "model.quantiles=[0.1,0.9]"],
-        "model.quantiles must be increasing levels in (0, 1) that include 0.5 and one on each side, e.g. "
+        ["task.likelihood=quantile", "task.quantiles=[0.1,0.9]"],
+        "task.quantiles must be increasing levels in (0, 1) that include 0.5 and one on each side, e.g. "
         "[0.1, 0.5, 0.9] (got [0.1, 0.9])",
     ),
     (
         "a likelihood on a memory task",
         TRAIN,
-        ["data=parity", "model.likelihood=gaussian"],
-        "model.likelihood must be null for a classification task (only a forecast has one) (got 'gaussian')",
+        ["data=parity", "task.likelihood=gaussian"],
+        "task.likelihood must be null for a classification task (only a forecast has one) (got 'gaussian')",
     ),
     (
         "a probe of a forecaster with covariates",

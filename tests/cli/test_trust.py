@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from rnnlab import registry
 from rnnlab.run import targets
 from rnnlab.run.rundir import RUN_FILES, clear_run
 from tests.conftest import CONFIG_DIR, FAST, TEXT, one_line, run_entry
@@ -96,8 +97,8 @@ def test_a_pickled_object_in_a_checkpoint_is_refused_unrun(tmp_path):
     assert not victim.exists()
 
 
-def test_the_allowlist_names_every_class_the_shipped_configs_build():
-    """Each _target_ under conf/ is allowed in its group, so no shipped option is refused."""
+def test_the_registry_names_every_class_the_shipped_configs_build():
+    """Each _target_ under conf/ is registered for its group, so no shipped option is refused."""
     conf = CONFIG_DIR
     for path in conf.rglob("*.yaml"):
         group = path.relative_to(conf).parts[0]
@@ -106,7 +107,7 @@ def test_the_allowlist_names_every_class_the_shipped_configs_build():
         if group is None:
             continue
         for where, target in targets._targets(yaml.safe_load(path.read_text()), group):
-            assert target in targets.ALLOWED[group], (path, where, target)
+            assert target in registry.registered(group), (path, where, target)
 
 
 # --- nothing already written is lost ----------------------------------------------------------------
@@ -237,7 +238,9 @@ def test_an_interrupt_mid_epoch_resumes_to_the_same_result(tmp_path, monkeypatch
     ]
     whole, part, rest = (tmp_path / name for name in ("whole", "part", "rest"))
     assert run_entry("rnnlab-train", *common, f"hydra.run.dir={whole}")[0] == 0
-    monkeypatch.setitem(targets.ALLOWED, "callbacks", targets.ALLOWED["callbacks"] | {f"{__name__}.SignalAt"})
+    registered = registry.registered
+    extra = {f"{__name__}.SignalAt": "signal_at"}
+    monkeypatch.setattr(registry, "registered", lambda g: registered(g) | (extra if g == "callbacks" else {}))
     code, _, stderr = run_entry(
         "rnnlab-train",
         *common,

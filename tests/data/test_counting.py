@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rnnlab.data import CountingDataModule
+from rnnlab.data.counting import CountingDataModule
 from rnnlab.errors import ConfigError
 
 

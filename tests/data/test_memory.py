@@ -8,14 +8,14 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from rnnlab.data import (
+from rnnlab.data.memory import (
+    IGNORE,
     AddingDataModule,
     CopyDataModule,
     MQARDataModule,
     ParityDataModule,
     SelectiveCopyDataModule,
 )
-from rnnlab.data.memory import IGNORE
 from rnnlab.errors import ConfigError
 
 SMALL = {"train_size": 200, "val_size": 50, "test_size": 50}

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data import CsvSeriesDataModule, SineDataModule
+from rnnlab.data.csv_series import CsvSeriesDataModule
+from rnnlab.data.sine import SineDataModule
 from rnnlab.data.windowing import TensorBatches, batch_loader, split_bounds
 from rnnlab.errors import ConfigError
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data import CsvSeriesDataModule, SineDataModule
 from rnnlab.data.autoregression import linear_autoregression
+from rnnlab.data.csv_series import CsvSeriesDataModule
+from rnnlab.data.sine import SineDataModule
 from rnnlab.errors import ConfigError
 
 SMALL = {"window": 6, "horizon": 2, "rollout_steps": 3, "batch_size": 16}

@@ -3,8 +3,8 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.data import CharTextDataModule, Vocabulary
-from rnnlab.data.text import builtin_corpus
+from rnnlab.data.spec import Vocabulary
+from rnnlab.data.text import CharTextDataModule, builtin_corpus
 from rnnlab.errors import ConfigError
 
 TEXT = "".join(f"line {i}: the quick brown fox\n" for i in range(200))

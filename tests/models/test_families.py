@@ -9,8 +9,12 @@ import pytest
 import torch
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
 from rnnlab.models.blocks import Mixer
+from rnnlab.models.lru import LRUNet
+from rnnlab.models.minrnn import MinRNNNet
+from rnnlab.models.net import RecurrentNet
+from rnnlab.models.s6 import S6Net
+from rnnlab.models.transformer import TransformerNet
 
 FAMILIES = {
     "mingru": lambda **kw: MinRNNNet("mingru", **kw),

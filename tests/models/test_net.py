@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import CELLS, RecurrentBackbone, RecurrentNet
-from rnnlab.models.backbone import BACKENDS, SCRATCH_ONLY
+from rnnlab.models.backbone import BACKENDS, CELLS, SCRATCH_ONLY, RecurrentBackbone
 from rnnlab.models.heads import HEADS
+from rnnlab.models.net import RecurrentNet
 
 BATCH, TIME, FEATURES, HIDDEN, OUT = 3, 7, 2, 5, 4
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data import CsvSeriesDataModule, SineDataModule
+from rnnlab.data.csv_series import CsvSeriesDataModule
+from rnnlab.data.sine import SineDataModule
 from rnnlab.errors import ConfigError
-from rnnlab.models import RecurrentNet
-from rnnlab.tasks import SequenceRegressor
+from rnnlab.models.net import RecurrentNet
 from rnnlab.tasks.likelihood import Gaussian, Likelihood, Quantiles, build_likelihood, pinball
+from rnnlab.tasks.regression import SequenceRegressor
 from tests.tasks.training import fit_and_test
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,14 +75,14 @@ def test_the_pinball_loss_and_crossing_quantiles():
         (
             "poisson",
             (0.1, 0.5, 0.9),
-            "model.likelihood must be null (a point forecast), gaussian or quantile",
+            "task.likelihood must be null (a point forecast), gaussian or quantile",
         ),
-        ("quantile", (0.1, 0.9), "model.quantiles must be increasing levels in (0, 1) that include 0.5"),
-        ("quantile", (0.5, 0.9), "model.quantiles must be increasing levels in (0, 1) that include 0.5"),
-        ("gaussian", (0.9, 0.5, 0.1), "model.quantiles must be increasing levels"),
-        ("quantile", (0.0, 0.5, 1.0), "model.quantiles must be increasing levels"),
-        ("quantile", ("a", 0.5), "model.quantiles must be increasing levels"),
-        ("quantile", 0.5, "model.quantiles must be increasing levels"),
+        ("quantile", (0.1, 0.9), "task.quantiles must be increasing levels in (0, 1) that include 0.5"),
+        ("quantile", (0.5, 0.9), "task.quantiles must be increasing levels in (0, 1) that include 0.5"),
+        ("gaussian", (0.9, 0.5, 0.1), "task.quantiles must be increasing levels"),
+        ("quantile", (0.0, 0.5, 1.0), "task.quantiles must be increasing levels"),
+        ("quantile", ("a", 0.5), "task.quantiles must be increasing levels"),
+        ("quantile", 0.5, "task.quantiles must be increasing levels"),
     ],
 )
 def test_bad_likelihood_settings_are_one_line(name, levels, message):

@@ -4,11 +4,14 @@ import math
 import pytest
 import torch
 
-from rnnlab.data import CharTextDataModule, TaskSpec
+from rnnlab.data.spec import TaskSpec
+from rnnlab.data.text import CharTextDataModule
 from rnnlab.errors import ConfigError
-from rnnlab.models import LRUNet, RecurrentNet, S6Net
 from rnnlab.models.backbone import map_state
-from rnnlab.tasks import CharLanguageModel
+from rnnlab.models.lru import LRUNet
+from rnnlab.models.net import RecurrentNet
+from rnnlab.models.s6 import S6Net
+from rnnlab.tasks.language import CharLanguageModel
 
 ADAM = functools.partial(torch.optim.Adam, lr=1e-2)
 VOCAB = ("<unk>", " ", "a", "b", "c")

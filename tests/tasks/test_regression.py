@@ -4,11 +4,15 @@ import lightning as L
 import pytest
 import torch
 
-from rnnlab.data import SineDataModule, TaskSpec
-from rnnlab.data.spec import Scaling
-from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
-from rnnlab.tasks import SequenceRegressor
+from rnnlab.data.sine import SineDataModule
+from rnnlab.data.spec import Scaling, TaskSpec
+from rnnlab.models.lru import LRUNet
+from rnnlab.models.minrnn import MinRNNNet
+from rnnlab.models.net import RecurrentNet
+from rnnlab.models.s6 import S6Net
+from rnnlab.models.transformer import TransformerNet
 from rnnlab.tasks.base import Schedule
+from rnnlab.tasks.regression import SequenceRegressor
 from tests.tasks.training import fit_and_test
 
 ADAM = functools.partial(torch.optim.Adam, lr=3e-3)

@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from rnnlab.data.spec import TaskSpec
-from rnnlab.tasks import SequenceClassifier, TokenPredictor, ValueRegressor
-from rnnlab.tasks.supervised import IGNORE
+from rnnlab.tasks.supervised import IGNORE, SequenceClassifier, TokenPredictor, ValueRegressor
 from tests.conftest import FAST, run_entry
 
 

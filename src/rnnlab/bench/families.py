@@ -15,7 +15,11 @@ FAMILIES = ("rnn", "lstm", "gru", "mingru", "minlstm", "lru", "s6", "transformer
 
 
 def _network(family: str, budget: int, outputs: int):
-    from rnnlab.models import LRUNet, MinRNNNet, RecurrentNet, S6Net, TransformerNet
+    from rnnlab.models.lru import LRUNet
+    from rnnlab.models.minrnn import MinRNNNet
+    from rnnlab.models.net import RecurrentNet
+    from rnnlab.models.s6 import S6Net
+    from rnnlab.models.transformer import TransformerNet
 
     builders = {
         "rnn": lambda **kw: RecurrentNet("rnn_tanh", **kw),

@@ -27,11 +27,11 @@ def _loaders(task: str):
     from torch.utils.data import DataLoader, TensorDataset
 
     if task == "sine":
-        from rnnlab.data import SineDataModule
+        from rnnlab.data.sine import SineDataModule
 
         data = SineDataModule()
     else:
-        from rnnlab.data import CharTextDataModule
+        from rnnlab.data.text import CharTextDataModule
 
         data = CharTextDataModule()
     data.setup("fit")

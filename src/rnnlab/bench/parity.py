@@ -99,7 +99,7 @@ def run_rnnlab(x, y, cfg) -> float:
 
     from rnnlab.data.spec import Scaling, TaskSpec
     from rnnlab.data.windowing import TensorBatches, batch_loader
-    from rnnlab.models import RecurrentNet
+    from rnnlab.models.net import RecurrentNet
     from rnnlab.run import build
     from rnnlab.tasks.base import TaskModule
 

@@ -8,7 +8,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.callbacks.base import TaskCallback
 from rnnlab.models.heads import AttentionHead
-from rnnlab.tasks import SequenceRegressor
+from rnnlab.tasks.regression import SequenceRegressor
 
 
 class AttentionPlot(TaskCallback):

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import lightning as L
 
-from rnnlab.tasks import TaskModule
+from rnnlab.tasks.base import TaskModule
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.callbacks.base import TaskCallback
 from rnnlab.data.series import SeriesDataModule
-from rnnlab.tasks import SequenceRegressor
+from rnnlab.tasks.regression import SequenceRegressor
 
 
 class ForecastPlot(TaskCallback):

@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.callbacks.base import TaskCallback
-from rnnlab.tasks import CharLanguageModel
+from rnnlab.tasks.language import CharLanguageModel
 
 
 class TextSample(TaskCallback):

@@ -20,7 +20,7 @@ def sample(cfg: DictConfig) -> str:
     import torch
 
     from rnnlab.run.checkpoint import load_checkpoint, require_checkpoint
-    from rnnlab.tasks import CharLanguageModel
+    from rnnlab.tasks.language import CharLanguageModel
 
     length = check_int("length", cfg.length, 0)
     top_k = check_int("top_k", cfg.top_k, 0)

@@ -20,7 +20,6 @@ from rnnlab.tasks.base import HORIZONS, Schedule
 from rnnlab.tasks.likelihood import QUANTILES, build_likelihood
 
 INTERVALS = ("epoch", "step")
-OUTPUT_KEYS = ("likelihood", "quantiles")  # model settings of the task, not of the network
 log = logging.getLogger(__name__)
 
 
@@ -51,7 +50,7 @@ def build_budget(cfg: DictConfig) -> TimeBudget | None:
 
 def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None) -> L.LightningModule:
     """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule."""
-    from rnnlab.tasks import TASKS
+    from rnnlab import registry
 
     sizes = {"input_size": spec.input_size, "output_size": spec.output_size}
     if spec.objective == "tokens":  # an answer at chosen steps: logits at every step
@@ -65,21 +64,20 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
                 True,
             )
         sizes.update(head="step", input_encoding=spec.input_encoding)
-    # likelihood and quantiles say what the outputs mean: the task's to read, not the network's
-    likelihood = build_likelihood(cfg.model.get("likelihood"), cfg.model.get("quantiles", QUANTILES))
-    if cfg.model.get("likelihood") is not None and spec.objective != "regression":
+    settings = cfg.get("task") or {}
+    likelihood = build_likelihood(settings.get("likelihood"), settings.get("quantiles", QUANTILES))
+    if settings.get("likelihood") is not None and spec.objective != "regression":
         raise ConfigError(
-            "model.likelihood",
+            "task.likelihood",
             f"null for a {spec.objective} task (only a forecast has one)",
-            cfg.model.likelihood,
+            settings.get("likelihood"),
         )
     if cfg.get("probe") is not None and spec.objective == "regression" and spec.input_size != 1:
         raise ConfigError(
             "probe", "null for data of several columns (a probe is one column's window)", list(cfg.probe)
         )
     sizes["output_size"] *= likelihood.params
-    network = OmegaConf.to_container(cfg.model, resolve=True)
-    net = instantiate("model", {k: v for k, v in network.items() if k not in OUTPUT_KEYS}, **sizes)
+    net = instantiate("model", cfg.model, **sizes)
     if spec.stateful and not net.backbone.carries_state:
         raise ConfigError(
             "data.stateful",
@@ -97,7 +95,9 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
     optimizer = instantiate("optimizer", cfg.optimizer)
     schedule = build_schedule(cfg, budget)
     options = {"likelihood": likelihood} if spec.objective == "regression" else {}
-    task = TASKS[spec.objective](net=net, spec=spec, optimizer=optimizer, schedule=schedule, **options)
+    task = registry.task_class(spec.objective)(
+        net=net, spec=spec, optimizer=optimizer, schedule=schedule, **options
+    )
     _check_optimization(task, cfg)
     return task
 
@@ -196,7 +196,9 @@ def build_pruning(cfg: DictConfig) -> TrialPruning:
     return TrialPruning(**OmegaConf.to_container(cfg.trial), monitor=metric.removesuffix("_best"))
 
 
-def flat_params(cfg: DictConfig, groups=("data", "model", "optimizer", "scheduler", "trainer")) -> dict:
+def flat_params(
+    cfg: DictConfig, groups=("data", "model", "task", "optimizer", "scheduler", "trainer")
+) -> dict:
     """The run's hyperparameters as flat ``group/key`` scalars (TensorBoard's HPARAMS tab)."""
     params: dict[str, Any] = {"seed": cfg.get("seed")}
 

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError, first_line
+from rnnlab.run import legacy
 
 # the config groups a run builds objects from (cli/targets.py says which classes each may name)
 BUILT_GROUPS = ("data", "model", "optimizer", "scheduler", "callbacks", "logger", "trainer")
@@ -56,6 +57,7 @@ def read_checkpoint(path: str | Path, setting: str = "ckpt_path") -> dict[str, A
         )
     if not isinstance(checkpoint.get("state_dict"), dict):
         raise ConfigError(setting, "a checkpoint written by rnnlab-train", str(path), "it holds no weights")
+    meta["config"] = legacy.upgrade(meta["config"])  # 0.1's names for today's
     try:
         check_config(OmegaConf.create(meta["config"]), BUILT_GROUPS)
     except ConfigError as error:
@@ -74,8 +76,8 @@ def read_checkpoint(path: str | Path, setting: str = "ckpt_path") -> dict[str, A
 
 def stored_spec(checkpoint: dict[str, Any], path: str | Path, setting: str = "ckpt_path"):
     """The TaskSpec stored in a checkpoint, checked field by field."""
+    from rnnlab import registry
     from rnnlab.data.spec import TaskSpec
-    from rnnlab.tasks import TASKS
 
     try:
         spec = TaskSpec.from_dict(checkpoint["rnnlab"]["spec"])
@@ -83,7 +85,7 @@ def stored_spec(checkpoint: dict[str, Any], path: str | Path, setting: str = "ck
         raise ConfigError(
             setting, "a checkpoint with a valid stored spec", str(path), first_line(error)
         ) from None
-    if spec.objective not in TASKS:
+    if spec.objective not in registry.tasks():
         raise ConfigError(
             setting, "a checkpoint of a task rnnlab knows", str(path), f"objective {spec.objective!r}"
         )

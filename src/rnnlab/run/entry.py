@@ -58,6 +58,7 @@ def hydra_message(error: BaseException) -> str | None:
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 
     from rnnlab.errors import ConfigError
+    from rnnlab.run import legacy
 
     cause: BaseException | None = error
     while cause is not None:  # a setting rnnlab checks, raised inside a Hydra plugin
@@ -79,6 +80,8 @@ def hydra_message(error: BaseException) -> str | None:
     unknown = re.match(r"Could not override '([^']+)'\.\s+To append to your config use \+(\S+)", str(error))
     if unknown:  # a key=value whose key the config does not have: most often a typo
         key, override = unknown.groups()
+        if key in legacy.MOVED:
+            return f"{key} must be written {legacy.MOVED[key]} since rnnlab 0.2 (the task reads it)"
         return f"{key} must be a key the config has (--cfg job lists them; +{override} adds a new one)"
     noise = ("full_key:", "object_type=", "Set the environment", "Config search path", "provider=")
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError, first_line
+from rnnlab.run import legacy
 from rnnlab.run.launch import process_rank
 from rnnlab.run.settings import config_groups
 
@@ -37,7 +38,7 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
             "resume", "a run directory with checkpoints/last.ckpt to continue from", str(source)
         )
     try:
-        resumed = OmegaConf.load(saved)
+        resumed = OmegaConf.create(legacy.upgrade(OmegaConf.to_container(OmegaConf.load(saved))))
         check_config(resumed, BUILT_GROUPS)
     except ConfigError as error:
         raise ConfigError(

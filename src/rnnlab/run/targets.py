@@ -4,8 +4,8 @@ A config may come from someone else: a colleague's experiment file, the ``.hydra
 of a run to resume, the config stored inside a checkpoint. Hydra's ``instantiate`` would call
 whatever its ``_target_`` names (``builtins.open``, ``shutil.copyfile``, ...), so every object
 is built through :func:`instantiate` here, which first checks each ``_target_`` of the
-config group, at any depth, against the classes that group may build. Adding a class
-means adding its name below, in code, where a reviewer sees it.
+config group, at any depth, against the classes registered for that group
+(rnnlab/registry.py: rnnlab's own and those of packages the user installed).
 """
 
 from __future__ import annotations
@@ -20,64 +20,8 @@ from hydra.utils import get_class
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab import registry
 from rnnlab.errors import ConfigError, config_group, first_line
-
-_OPTIMIZERS = ("Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "SGD")
-_SCHEDULERS = (
-    "ConstantLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "ExponentialLR",
-    "LinearLR",
-    "MultiStepLR",
-    "OneCycleLR",
-    "PolynomialLR",
-    "ReduceLROnPlateau",
-    "StepLR",
-)
-_LIGHTNING_CALLBACKS = (
-    "EarlyStopping",
-    "LearningRateMonitor",
-    "ModelCheckpoint",
-    "ModelSummary",
-    "RichModelSummary",
-    "RichProgressBar",
-    "StochasticWeightAveraging",
-    "TQDMProgressBar",
-    "Timer",
-)
-_RNNLAB_CALLBACKS = ("AttentionPlot", "ForecastPlot", "GradientFlow", "GradientNorm", "TextSample")
-
-ALLOWED: dict[str, frozenset[str]] = {
-    "data": frozenset(
-        f"rnnlab.data.{name}"
-        for name in (
-            "AddingDataModule",
-            "CharTextDataModule",
-            "CopyDataModule",
-            "CountingDataModule",
-            "CsvSeriesDataModule",
-            "MQARDataModule",
-            "ParityDataModule",
-            "SelectiveCopyDataModule",
-            "SineDataModule",
-        )
-    ),
-    "model": frozenset(
-        f"rnnlab.models.{name}" for name in ("LRUNet", "MinRNNNet", "RecurrentNet", "S6Net", "TransformerNet")
-    ),
-    "optimizer": frozenset(f"torch.optim.{name}" for name in _OPTIMIZERS),
-    "scheduler": frozenset(f"torch.optim.lr_scheduler.{name}" for name in _SCHEDULERS),
-    "callbacks": frozenset(
-        [f"lightning.pytorch.callbacks.{name}" for name in _LIGHTNING_CALLBACKS]
-        + [f"rnnlab.callbacks.{name}" for name in _RNNLAB_CALLBACKS]
-    ),
-    "logger": frozenset(f"lightning.pytorch.loggers.{name}" for name in ("CSVLogger", "TensorBoardLogger")),
-    "trainer": frozenset(
-        ["lightning.pytorch.Trainer"]
-        + [f"lightning.pytorch.profilers.{name}" for name in ("AdvancedProfiler", "SimpleProfiler")]
-    ),
-}
 
 
 def _targets(node: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -95,11 +39,20 @@ def _targets(node: Any, path: str) -> Iterator[tuple[str, Any]]:
 def check_targets(config: Any, path: str, group: str) -> None:
     """Refuse any ``_target_`` under ``config`` (a plain container found at key ``path``)
     that is not one of the classes config group ``group`` may build."""
-    allowed = ALLOWED.get(group, frozenset())
+    allowed = registry.registered(group)
     for where, target in _targets(config, path):
         if target not in allowed:
-            choices = "one of " + ", ".join(sorted(allowed)) if allowed else "absent (nothing here is built)"
-            raise ConfigError(f"{where}._target_", choices, target, "rnnlab builds only classes it knows")
+            choices = (
+                "a class registered for this group: " + ", ".join(sorted(allowed))
+                if allowed
+                else "absent (nothing here is built)"
+            )
+            raise ConfigError(
+                f"{where}._target_",
+                choices,
+                target,
+                "rnnlab builds only classes it knows: those rnnlab or an installed package registered",
+            )
 
 
 def check_config(cfg: DictConfig, groups: tuple[str, ...]) -> None:

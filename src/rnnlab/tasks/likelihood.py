@@ -2,7 +2,7 @@
 
 The network gives ``params`` numbers for every forecast value (step ahead x target) on the
 scale it trains on; a likelihood turns them into the training loss, a point forecast and
-quantiles. ``model.likelihood`` picks one (null, gaussian, quantile) and ``model.quantiles``
+quantiles. ``task.likelihood`` picks one (null, gaussian, quantile) and ``task.quantiles``
 the levels whose outer pair is the interval scored and drawn (0.1 and 0.9: the 80% one).
 """
 
@@ -110,11 +110,11 @@ def pinball(quantiles: torch.Tensor, target: torch.Tensor, levels: torch.Tensor)
 
 
 def build_likelihood(name: str | None, levels: Sequence[float] | None = QUANTILES) -> Likelihood:
-    """The likelihood ``model.likelihood`` names, with the levels of ``model.quantiles``."""
+    """The likelihood ``task.likelihood`` names, with the levels of ``task.quantiles``."""
     if name is None:
         return Likelihood()
     if name not in LIKELIHOODS:
-        raise ConfigError("model.likelihood", "null (a point forecast), gaussian or quantile", name)
+        raise ConfigError("task.likelihood", "null (a point forecast), gaussian or quantile", name)
     levels = check_levels(levels)
     return Gaussian(levels) if name == "gaussian" else Quantiles(levels)
 
@@ -125,12 +125,12 @@ def check_levels(levels) -> tuple[float, ...]:
     try:
         numbers = tuple(float(level) for level in levels if not isinstance(level, bool))
     except (TypeError, ValueError):
-        raise ConfigError("model.quantiles", allowed, levels) from None
+        raise ConfigError("task.quantiles", allowed, levels) from None
     if (
         len(numbers) != len(levels)
         or 0.5 not in numbers
         or not all(0 < low < high < 1 for low, high in itertools.pairwise(numbers))
         or not 0 < numbers[0] < 0.5 < numbers[-1] < 1
     ):
-        raise ConfigError("model.quantiles", allowed, list(levels))
+        raise ConfigError("task.quantiles", allowed, list(levels))
     return numbers
