@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 import rnnlab
 
@@ -20,6 +21,36 @@ CONFIG_DIR = rnnlab.CONFIG_DIR
 # A quick but real run: few batches per split, one epoch, every file still written.
 FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
 TEXT = [*FAST, "data=text", "data.window=32", "data.batch_size=16", "model.hidden_size=16"]
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, as conf/ has them (Hydra lists them the same way)."""
+    return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def composed(*overrides: str) -> DictConfig:
+    """conf/train.yaml composed with ``overrides``, outside any run."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=["paths.output_dir=.", *overrides])
+
+
+def model_builder(option: str, **fixed) -> Callable[..., nn.Module]:
+    """A builder of conf/model/<option>.yaml's network, as a run builds it, that takes the
+    sizes (and any other setting) as keywords."""
+    from rnnlab.run.targets import instantiate
+
+    node = OmegaConf.to_container(composed(f"model={option}").model, resolve=True)
+    return lambda **settings: instantiate("model", {**node, **fixed, **settings})
+
+
+# the model families beside the classic cells (model=rnn|lstm|gru|lstm_ln): every option of
+# conf/model whose class is not RecurrentNet, so that a new family's file and config are all
+# it takes for the family tests to cover it
+FAMILY_OPTIONS = [
+    option
+    for option in options("model")
+    if composed(f"model={option}").model._target_ != "rnnlab.models.net.RecurrentNet"
+]
 
 
 @pytest.fixture

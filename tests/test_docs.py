@@ -15,6 +15,14 @@ def test_the_mistakes_catalogue_in_errors_md_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_settings_reference_is_up_to_date():
+    """docs/settings.md is written from the declarations (scripts/settings_doc.py)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "settings_doc.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_every_test_that_errors_md_names_exists():
     defined = {
         name

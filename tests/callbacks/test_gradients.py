@@ -44,7 +44,9 @@ def _by_cutting_the_sequence(net, x, y):
 )
 def test_hidden_state_gradients_match_a_direct_autograd_computation(cell, layers, head, backend):
     torch.manual_seed(0)
-    net = RecurrentNet(cell, 2, 3, hidden_size=6, num_layers=layers, head=head, backend=backend).double()
+    net = RecurrentNet(
+        cell, input_size=2, output_size=3, hidden_size=6, num_layers=layers, head=head, backend=backend
+    ).double()
     net.eval()
     x, y = torch.randn(4, 9, 2, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     measured = hidden_state_gradients(net, lambda copy: torch.nn.functional.mse_loss(copy(x)[0], y))
@@ -58,7 +60,7 @@ def test_hidden_state_gradients_match_a_direct_autograd_computation(cell, layers
 def test_float64_tells_a_vanished_gradient_from_zero():
     """200 steps of an untrained tanh RNN: float32 underflows to exactly 0, float64 does not."""
     torch.manual_seed(0)
-    net = RecurrentNet("rnn_tanh", 1, 1, hidden_size=16).eval()
+    net = RecurrentNet("rnn_tanh", input_size=1, output_size=1, hidden_size=16).eval()
     x, y = torch.randn(8, 200, 1), torch.randn(8, 1)
 
     def loss(copy):
@@ -169,7 +171,7 @@ def test_gradient_flow_is_off_for_a_backbone_that_cannot_record(compose_train, c
     )
 
 
-@pytest.mark.parametrize("model", ["mingru", "lru", "transformer"])
+@pytest.mark.parametrize("model", ["mingru", "lru", "transformer"])  # a scan, a complex state, no state
 def test_gradient_flow_runs_through_a_family_step_mode_and_is_off_for_the_transformer(tmp_path, model):
     run = tmp_path / "run"
     result = run_main(

@@ -165,7 +165,9 @@ def test_a_null_seed_draws_a_fresh_one_and_the_spec_waits_for_setup():
     first.setup("fit")
     second.setup("fit")
     assert not torch.equal(first.datasets["train"].tensors[0], second.datasets["train"].tensors[0])
-    with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0 \(got -1\)$"):
+    with pytest.raises(
+        ConfigError, match=r"^seed must be an integer in \[0, 4294967295\], or null \(got -1\)$"
+    ):
         SineDataModule(seed=-1)
 
 

@@ -9,6 +9,7 @@ from rnnlab.models.heads import HEADS
 from rnnlab.models.net import RecurrentNet
 
 BATCH, TIME, FEATURES, HIDDEN, OUT = 3, 7, 2, 5, 4
+SIZES = {"input_size": FEATURES, "output_size": OUT, "hidden_size": HIDDEN}
 
 
 VARIANTS = [
@@ -33,9 +34,13 @@ def test_shapes_for_every_variant(cell, num_layers, bidirectional, backend):
         assert state[1].shape == h.shape
 
     for head in ("last", "mean", "attention"):
-        net = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, backend=backend, head=head)
+        net = RecurrentNet(
+            cell, **SIZES, num_layers=num_layers, bidirectional=bidirectional, backend=backend, head=head
+        )
         assert net(x)[0].shape == (BATCH, OUT)
-    step = RecurrentNet(cell, FEATURES, OUT, HIDDEN, num_layers, bidirectional, backend=backend, head="step")
+    step = RecurrentNet(
+        cell, **SIZES, num_layers=num_layers, bidirectional=bidirectional, backend=backend, head="step"
+    )
     assert step(x)[0].shape == (BATCH, TIME, OUT)
 
 
@@ -62,7 +67,7 @@ def test_mean_and_attention_heads_pool_over_time():
 
 
 def test_a_network_gives_its_attention_weights_without_a_forward_pass_side_effect():
-    net = RecurrentNet("gru", FEATURES, OUT, HIDDEN, head="attention").eval()
+    net = RecurrentNet("gru", **SIZES, head="attention").eval()
     x = torch.randn(BATCH, TIME, FEATURES)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     weights = net.attention(x)
@@ -71,7 +76,7 @@ def test_a_network_gives_its_attention_weights_without_a_forward_pass_side_effec
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert not hasattr(net.head, "weights")  # nothing kept from the last batch
     with pytest.raises(TypeError, match=r"^attention needs model\.head=attention"):
-        RecurrentNet("gru", FEATURES, OUT, HIDDEN).attention(x)
+        RecurrentNet("gru", **SIZES).attention(x)
 
 
 def test_cells_are_the_torch_modules_they_name():
@@ -85,7 +90,7 @@ def test_last_head_of_a_bidirectional_net_sees_the_whole_sequence():
     """The backward direction's summary is its state after reading the first step, so
     changing the first input must change the prediction."""
     torch.manual_seed(0)
-    net = RecurrentNet("gru", 1, 1, hidden_size=8, bidirectional=True)
+    net = RecurrentNet("gru", input_size=1, output_size=1, hidden_size=8, bidirectional=True)
     x = torch.randn(1, 6, 1)
     y = x.clone()
     y[0, 0, 0] += 1.0

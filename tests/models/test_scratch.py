@@ -78,8 +78,10 @@ def test_explicit_bptt_equals_autograd_through_the_loop(cell):
 
 def test_state_dicts_load_both_ways_between_whole_networks():
     torch.manual_seed(1)
-    scratch = RecurrentNet("gru", 3, 2, hidden_size=6, num_layers=2, bidirectional=True, backend="scratch")
-    fused = RecurrentNet("gru", 3, 2, hidden_size=6, num_layers=2, bidirectional=True)
+    scratch = RecurrentNet(
+        "gru", input_size=3, output_size=2, hidden_size=6, num_layers=2, bidirectional=True, backend="scratch"
+    )
+    fused = RecurrentNet("gru", input_size=3, output_size=2, hidden_size=6, num_layers=2, bidirectional=True)
     fused.load_state_dict(scratch.state_dict())
     x = torch.randn(2, 8, 3)
     torch.testing.assert_close(fused(x)[0], scratch(x)[0], rtol=0, atol=1e-6)

@@ -28,7 +28,12 @@ def _fit(data, likelihood: Likelihood, epochs: int, tmp_path, hidden_size=32, lr
     L.seed_everything(seed, workers=True)
     data.setup("fit")
     spec = data.spec
-    net = RecurrentNet("lstm", spec.input_size, spec.output_size * likelihood.params, hidden_size=hidden_size)
+    net = RecurrentNet(
+        "lstm",
+        input_size=spec.input_size,
+        output_size=spec.output_size * likelihood.params,
+        hidden_size=hidden_size,
+    )
     task = SequenceRegressor(net, spec, likelihood, optimizer=functools.partial(torch.optim.Adam, lr=lr))
     return fit_and_test(task, data, epochs, tmp_path)
 

@@ -22,7 +22,13 @@ def _model(stateful=False, encoding="embedding", **net_kwargs) -> CharLanguageMo
         "language", len(VOCAB), len(VOCAB), vocab=VOCAB, input_encoding=encoding, stateful=stateful
     )
     net = RecurrentNet(
-        "gru", len(VOCAB), len(VOCAB), hidden_size=8, head="step", input_encoding=encoding, **net_kwargs
+        "gru",
+        input_size=len(VOCAB),
+        output_size=len(VOCAB),
+        hidden_size=8,
+        head="step",
+        input_encoding=encoding,
+        **net_kwargs,
     )
     return CharLanguageModel(net=net, spec=spec, optimizer=ADAM)
 
@@ -142,7 +148,12 @@ def test_a_small_lstm_learns_text_far_below_the_unigram_entropy(tmp_path):
     data.setup()
     spec = data.spec
     net = RecurrentNet(
-        "lstm", spec.input_size, spec.output_size, hidden_size=32, head="step", input_encoding="embedding"
+        "lstm",
+        input_size=spec.input_size,
+        output_size=spec.output_size,
+        hidden_size=32,
+        head="step",
+        input_encoding="embedding",
     )
     model = CharLanguageModel(net=net, spec=spec, optimizer=ADAM)
     trainer = L.Trainer(

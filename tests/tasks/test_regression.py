@@ -6,13 +6,10 @@ import torch
 
 from rnnlab.data.sine import SineDataModule
 from rnnlab.data.spec import Scaling, TaskSpec
-from rnnlab.models.lru import LRUNet
-from rnnlab.models.minrnn import MinRNNNet
 from rnnlab.models.net import RecurrentNet
-from rnnlab.models.s6 import S6Net
-from rnnlab.models.transformer import TransformerNet
 from rnnlab.tasks.base import Schedule
 from rnnlab.tasks.regression import SequenceRegressor
+from tests.conftest import FAMILY_OPTIONS, model_builder
 from tests.tasks.training import fit_and_test
 
 ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
@@ -66,7 +63,9 @@ def test_the_net_sees_scaled_values_and_metrics_are_in_original_units():
 def test_relative_scaling_is_translation_invariant():
     """With mode "last" a window shifted by any constant gets the same forecast, shifted."""
     spec = TaskSpec("regression", 1, 2, Scaling("last", 0.0, 3.0))
-    task = SequenceRegressor(RecurrentNet("lstm", 1, 2, hidden_size=8), spec, optimizer=ADAM)
+    task = SequenceRegressor(
+        RecurrentNet("lstm", input_size=1, output_size=2, hidden_size=8), spec, optimizer=ADAM
+    )
     x = torch.arange(5.0).reshape(1, 5, 1)
     with torch.no_grad():
         assert torch.allclose(task(x + 1000.0), task(x) + 1000.0, atol=1e-3)
@@ -91,7 +90,14 @@ def test_the_sine_task_is_learned_far_better_than_naive(tmp_path, cell, backend,
     data = SineDataModule(length=2000, window=48, horizon=4, rollout_steps=16, batch_size=64, seed=0)
     data.setup("fit")
     spec = data.spec
-    net = RecurrentNet(cell, spec.input_size, spec.output_size, hidden_size=32, backend=backend, head=head)
+    net = RecurrentNet(
+        cell,
+        input_size=spec.input_size,
+        output_size=spec.output_size,
+        hidden_size=32,
+        backend=backend,
+        head=head,
+    )
     task = SequenceRegressor(net=net, spec=spec, optimizer=functools.partial(torch.optim.Adam, lr=1e-2))
     metrics = fit_and_test(task, data, epochs, tmp_path)
     assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]
@@ -99,13 +105,7 @@ def test_the_sine_task_is_learned_far_better_than_naive(tmp_path, cell, backend,
     assert metrics["test/mse_step1"] <= metrics["test/mse"] * 2
 
 
-FAMILIES = {
-    "mingru": functools.partial(MinRNNNet, "mingru"),
-    "minlstm": functools.partial(MinRNNNet, "minlstm"),
-    "lru": LRUNet,
-    "s6": S6Net,
-    "transformer": TransformerNet,
-}
+FAMILIES = {name: model_builder(name) for name in FAMILY_OPTIONS}
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def run_rnnlab(x, y, cfg) -> float:
     start = time.perf_counter()
     torch.manual_seed(0)
     spec = TaskSpec("regression", 10, 5, Scaling("global", (0.0,) * 10, (1.0,) * 10))
-    net = RecurrentNet("lstm", 10, 5, hidden_size=20, head="step")
+    net = RecurrentNet("lstm", input_size=10, output_size=5, hidden_size=20, head="step")
     task = Task(net=net, spec=spec, optimizer=functools.partial(torch.optim.Adam, lr=LR))
     trainer = build.build_trainer(cfg)
     trainer.fit(task, datamodule=Data())

@@ -7,7 +7,11 @@ from typing import ClassVar
 
 import lightning as L
 
+from rnnlab.declared import Annotated, Field, declared
 from rnnlab.tasks.base import TaskModule
+
+EveryNEpochs = Annotated[int, Field(ge=1, description="after epochs n, 2n, ... and the last")]
+Examples = Annotated[int, Field(ge=1, description="validation examples it draws on")]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,8 @@ class TaskCallback(L.Callback):
 
     serves: ClassVar[type[TaskModule]] = TaskModule
 
-    def __init__(self, every_n_epochs: int = 1) -> None:
+    @declared
+    def __init__(self, every_n_epochs: EveryNEpochs = 1) -> None:
         self.every_n_epochs = every_n_epochs
         self.active = True
 

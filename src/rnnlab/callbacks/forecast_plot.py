@@ -8,8 +8,9 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from rnnlab.callbacks.base import TaskCallback
+from rnnlab.callbacks.base import EveryNEpochs, Examples, TaskCallback
 from rnnlab.data.series import SeriesDataModule
+from rnnlab.declared import declared
 from rnnlab.tasks.regression import SequenceRegressor
 
 
@@ -23,7 +24,8 @@ class ForecastPlot(TaskCallback):
 
     serves = SequenceRegressor
 
-    def __init__(self, num_examples: int = 4, every_n_epochs: int = 1) -> None:
+    @declared
+    def __init__(self, num_examples: Examples = 4, every_n_epochs: EveryNEpochs = 1) -> None:
         super().__init__(every_n_epochs)
         self.num_examples = num_examples
 

@@ -12,7 +12,8 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from rnnlab.callbacks.base import TaskCallback
+from rnnlab.callbacks.base import EveryNEpochs, Examples, TaskCallback
+from rnnlab.declared import Annotated, Field, declared
 from rnnlab.models.backbone import RecordsHiddenStates
 
 
@@ -59,7 +60,8 @@ class GradientFlow(TaskCallback):
             )
         return None
 
-    def __init__(self, every_n_epochs: int = 1, num_examples: int = 32) -> None:
+    @declared
+    def __init__(self, every_n_epochs: EveryNEpochs = 1, num_examples: Examples = 32) -> None:
         super().__init__(every_n_epochs)
         self.num_examples = num_examples
         self.history: list[dict] = []
@@ -134,7 +136,10 @@ class GradientNorm(L.Callback):
     """Logs ``train/grad_norm``, the global 2-norm of all gradients before clipping, every
     ``every_n_steps`` optimizer steps."""
 
-    def __init__(self, every_n_steps: int = 10) -> None:
+    @declared
+    def __init__(
+        self, every_n_steps: Annotated[int, Field(ge=1, description="optimizer steps between norms")] = 10
+    ) -> None:
         self.every_n_steps = every_n_steps
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:

@@ -8,7 +8,8 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from rnnlab.callbacks.base import TaskCallback
+from rnnlab.callbacks.base import EveryNEpochs, TaskCallback
+from rnnlab.declared import Annotated, Field, declared
 from rnnlab.tasks.language import CharLanguageModel
 
 
@@ -19,14 +20,17 @@ class TextSample(TaskCallback):
 
     serves = CharLanguageModel
 
+    @declared
     def __init__(
         self,
-        prompt: str = "The ",
-        length: int = 200,
-        temperature: float = 0.8,
-        top_k: int = 0,
-        seed: int = 0,
-        every_n_epochs: int = 1,
+        prompt: Annotated[str, Field(min_length=1, description="the text to continue")] = "The ",
+        length: Annotated[int, Field(ge=0, description="characters to add")] = 200,
+        temperature: Annotated[
+            float, Field(ge=0, description="< 1 sharper, > 1 more random; 0: the most likely character")
+        ] = 0.8,
+        top_k: Annotated[int, Field(ge=0, description="> 0: draw among the k most likely characters")] = 0,
+        seed: Annotated[int, Field(ge=0, description="the same seed gives the same text")] = 0,
+        every_n_epochs: EveryNEpochs = 1,
     ) -> None:
         super().__init__(every_n_epochs)
         self.prompt = prompt

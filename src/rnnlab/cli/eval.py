@@ -23,12 +23,17 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
     from rnnlab.run import build
     from rnnlab.run.checkpoint import load_checkpoint, require_checkpoint
     from rnnlab.run.results import print_summary, scalar_metrics, write_metrics
-    from rnnlab.run.settings import check_seed
+    from rnnlab.run.schema import EvalSettings, TrainSettings
+    from rnnlab.run.settings import check, root_settings
     from rnnlab.run.training import probe
 
     build.route_lightning_logs()
     task, config = load_checkpoint(require_checkpoint(cfg))
-    check_seed(config.get("seed"), "the checkpoint's stored seed")
+    root_settings(cfg, EvalSettings)
+    try:
+        check(TrainSettings, {"seed": config.get("seed")})
+    except ConfigError as error:
+        raise ConfigError("the checkpoint's stored seed", error.allowed, error.got) from None
     if config.get("seed") is not None:
         L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = build.build_datamodule(config)

@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
-from rnnlab.errors import ConfigError, check_int, check_number
+from rnnlab.errors import ConfigError
 from rnnlab.run.entry import run_entry_point, skip_exit_gc
 
 
@@ -20,27 +20,24 @@ def sample(cfg: DictConfig) -> str:
     import torch
 
     from rnnlab.run.checkpoint import load_checkpoint, require_checkpoint
+    from rnnlab.run.schema import SampleSettings
+    from rnnlab.run.settings import root_settings
     from rnnlab.tasks.language import CharLanguageModel
 
-    length = check_int("length", cfg.length, 0)
-    top_k = check_int("top_k", cfg.top_k, 0)
-    temperature = check_number(
-        "temperature", cfg.temperature, 0, "a number >= 0 (0: the most likely character)"
-    )
-    prompt = str(cfg.prompt)
-    if not prompt:
-        raise ConfigError("prompt", "at least one character", prompt)
-    task, _ = load_checkpoint(require_checkpoint(cfg))
+    path = require_checkpoint(cfg)
+    settings = root_settings(cfg, SampleSettings)
+    task, _ = load_checkpoint(path)
     if not isinstance(task, CharLanguageModel):
         raise ConfigError(
             "ckpt_path", "a language model's checkpoint (trained with data=text)", str(cfg.ckpt_path)
         )
+    prompt = settings.prompt
     unknown = task.vocab.unknown(prompt)
     if unknown:
         shown = ", ".join(repr(char) for char in unknown)
         print(f"rnnlab-sample: warning: never seen in training, read as <unk>: {shown}", file=sys.stderr)
-    generator = torch.Generator().manual_seed(check_int("seed", cfg.seed, 0))
-    return task.sample(prompt, length, temperature, top_k, generator)
+    generator = torch.Generator().manual_seed(settings.seed)
+    return task.sample(prompt, settings.length, settings.temperature, settings.top_k, generator)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="sample")

@@ -10,7 +10,33 @@ from torch.utils.data import DataLoader
 
 from rnnlab.data.spec import TaskSpec
 from rnnlab.data.windowing import TensorBatches, batch_loader, data_seed, split_bounds
-from rnnlab.errors import check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
+
+# settings many data modules take, declared once
+BatchSize = Annotated[int, Field(ge=1, description="sequences per batch")]
+Workers = Annotated[int, Field(ge=0, description="loader worker processes (0: batches come from this one)")]
+Seed = (
+    Annotated[
+        int,
+        Field(ge=0, le=2**32 - 1, description="draws the data and each epoch's order (${seed}); null: fresh"),
+    ]
+    | None
+)
+Window = Annotated[int, Field(ge=1, description="past steps the model reads")]
+Horizon = Annotated[int, Field(ge=1, description="steps ahead forecast at once")]
+RolloutSteps = Annotated[
+    int, Field(ge=1, description="steps of the autoregressive rollout scored at test time (>= horizon)")
+]
+Splits = Annotated[
+    Sequence[float],
+    Field(
+        min_length=3,
+        max_length=3,
+        description="train, val and test fractions, in time order",
+        json_schema_extra={"allowed": "three fractions that sum to 1 (train and val > 0, test >= 0)"},
+    ),
+]
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -19,10 +45,11 @@ class InMemoryDataModule(L.LightningDataModule):
     ``setup()`` and say what the data is in ``task_spec()``; training batches come in a new
     order every epoch, drawn from ``seed``."""
 
-    def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
+    @declared
+    def __init__(self, batch_size: BatchSize, num_workers: Workers, seed: Seed) -> None:
         super().__init__()
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
         self.seed = data_seed(seed)
         self.datasets: dict[str, TensorBatches] = {}
 
@@ -54,19 +81,20 @@ class WindowDataModule(InMemoryDataModule):
     """Pairs of (``window`` inputs, the values that follow). Validation and test targets
     run ``horizon`` and ``rollout_steps`` values ahead."""
 
+    @declared
     def __init__(
         self,
-        window: int,
-        horizon: int,
-        rollout_steps: int,
-        batch_size: int,
-        splits: Sequence[float],
-        num_workers: int,
-        seed: int | None,
+        window: Window,
+        horizon: Horizon,
+        rollout_steps: RolloutSteps,
+        batch_size: BatchSize,
+        splits: Splits,
+        num_workers: Workers,
+        seed: Seed,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
-        self.window = check_int("window", window, 1)
-        self.horizon = check_int("horizon", horizon, 1)
-        self.rollout_steps = check_int("rollout_steps", rollout_steps, self.horizon)
+        if rollout_steps < horizon:
+            raise ConfigError("rollout_steps", f"an integer >= {horizon}", rollout_steps)
+        self.window, self.horizon, self.rollout_steps = window, horizon, rollout_steps
         self.splits = tuple(float(f) for f in splits)
         split_bounds(100, self.splits)  # validates the fractions now, not at setup

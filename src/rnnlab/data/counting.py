@@ -9,16 +9,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
-from rnnlab.data.base import WindowDataModule
+from rnnlab.data.base import BatchSize, Horizon, RolloutSteps, Seed, Splits, Window, WindowDataModule, Workers
 from rnnlab.data.spec import Scaling, TaskSpec
 from rnnlab.data.windowing import SPLITS, TensorBatches, split_bounds
-from rnnlab.errors import ConfigError, check_choice
-
-NORMALIZATIONS = ("relative", "global")
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
 
 def _check_range(setting: str, value: Sequence[int]) -> tuple[int, int]:
@@ -36,19 +36,41 @@ class CountingDataModule(WindowDataModule):
     train split, which maps unseen numbers outside [0, 1] and breaks there.
     """
 
+    @declared
     def __init__(
         self,
-        window: int = 5,
-        steps: int | Sequence[int] = 1,
-        train_range: Sequence[int] = (0, 1000),
-        extrapolate_range: Sequence[int] = (1000, 2000),
-        normalization: str = "relative",
-        splits: Sequence[float] = (0.8, 0.1, 0.1),
-        horizon: int = 1,
-        rollout_steps: int = 5,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        window: Window = 5,
+        steps: Annotated[
+            int | Sequence[int],
+            Field(
+                description="the progressions' step, or a list of steps",
+                json_schema_extra={"allowed": "a non-zero integer or a list of them"},
+            ),
+        ] = 1,
+        train_range: Annotated[
+            Sequence[int],
+            Field(
+                description="the numbers trained on: starts in [low, high)",
+                json_schema_extra={"allowed": "[low, high) with integers low < high"},
+            ),
+        ] = (0, 1000),
+        extrapolate_range: Annotated[
+            Sequence[int],
+            Field(
+                description="the numbers of the extrapolation test split",
+                json_schema_extra={"allowed": "[low, high) with integers low < high"},
+            ),
+        ] = (1000, 2000),
+        normalization: Annotated[
+            Literal["relative", "global"],
+            Field(description="relative: each window scaled to its last value; global: min-max on train"),
+        ] = "relative",
+        splits: Splits = (0.8, 0.1, 0.1),
+        horizon: Horizon = 1,
+        rollout_steps: RolloutSteps = 5,
+        batch_size: BatchSize = 64,
+        seed: Seed = 0,
+        num_workers: Workers = 0,
     ) -> None:
         super().__init__(window, horizon, rollout_steps, batch_size, splits, num_workers, seed)
         self.steps = [steps] if isinstance(steps, int) else list(steps)
@@ -56,7 +78,7 @@ class CountingDataModule(WindowDataModule):
             raise ConfigError("steps", "a non-zero integer or a list of them", steps)
         self.train_range = _check_range("train_range", train_range)
         self.extrapolate_range = _check_range("extrapolate_range", extrapolate_range)
-        self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
+        self.normalization = normalization
         self.scaling: Scaling | None = None
 
     def _progressions(self, starts: np.ndarray, steps: np.ndarray, targets: int) -> TensorBatches:

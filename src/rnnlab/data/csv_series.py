@@ -8,14 +8,15 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from rnnlab.data.files import read_utf8
 from rnnlab.data.series import Frame, SeriesDataModule
-from rnnlab.errors import ConfigError, check_choice
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
-MISSING = ("error", "ffill", "interpolate")
 # what a cell holds where a value is missing, as spreadsheets and pandas export it
 GAPS = ("", "na", "nan", "n/a", "null", "none")
 DELIMITERS = (",", ";", "\t", "|")
@@ -33,15 +34,46 @@ class CsvSeriesDataModule(SeriesDataModule):
 
     source = "path"
 
+    @declared
     def __init__(
         self,
-        path: str,
-        target: str | Sequence[str] | None = None,
-        covariates: Sequence[str] = (),
-        time_column: str | None = None,
-        missing: str = "error",
-        delimiter: str | None = None,
-        column: str | None = None,
+        path: Annotated[str, Field(min_length=1, description="the CSV file (relative to where you start)")],
+        target: Annotated[
+            str | Sequence[str] | None,
+            Field(
+                description="the column to forecast, or a list of them forecast together",
+                json_schema_extra={"allowed": "a column header or a list of them"},
+            ),
+        ] = None,
+        covariates: Annotated[
+            str | Sequence[str],
+            Field(
+                description="past covariates: columns the model reads but does not forecast",
+                json_schema_extra={"allowed": "a list of column headers"},
+            ),
+        ] = (),
+        time_column: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                description="a column of dates or numbers that orders the rows (null: file order)",
+                json_schema_extra={"allowed": "a column's header, or null for rows in file order"},
+            ),
+        ] = None,
+        missing: Annotated[
+            Literal["error", "ffill", "interpolate"],
+            Field(description="a gap stops the run, or is filled forward, or by a line between neighbours"),
+        ] = "error",
+        delimiter: Annotated[
+            str | None,
+            Field(
+                description="the field separator (null: read from the header; tab: \\t or tab)",
+                json_schema_extra={
+                    "allowed": "one character (',' ';' tab), or null to read it from the header"
+                },
+            ),
+        ] = None,
+        column: Annotated[str | None, Field(description="target's old name")] = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,15 +88,13 @@ class CsvSeriesDataModule(SeriesDataModule):
         for name in self.covariates:
             if name in self.targets:
                 raise ConfigError("covariates", "columns other than the targets (data.target)", name)
-        if time_column is not None and (not isinstance(time_column, str) or not time_column):
-            raise ConfigError("time_column", "a column's header, or null for rows in file order", time_column)
         if time_column in (*self.targets, *self.covariates):
             raise ConfigError("time_column", "a column that is neither a target nor a covariate", time_column)
         self.time_column = time_column
-        self.missing = check_choice("missing", missing, MISSING)
+        self.missing = missing
         if delimiter in ("\\t", "tab"):  # a tab is hard to type in a Hydra override
             delimiter = "\t"
-        if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        if delimiter is not None and len(delimiter) != 1:
             raise ConfigError(
                 "delimiter",
                 "one character (',' ';' tab), or null to read it from the header",

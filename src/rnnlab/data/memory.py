@@ -28,17 +28,21 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
-from rnnlab.data.base import InMemoryDataModule
+from rnnlab.data.base import BatchSize, InMemoryDataModule, Seed, Workers
 from rnnlab.data.spec import TaskSpec
 from rnnlab.data.windowing import TensorBatches
-from rnnlab.errors import ConfigError, check_choice, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
 IGNORE = -100
-ENCODINGS = ("embedding", "one_hot")
+Encoding = Annotated[
+    Literal["embedding", "one_hot"], Field(description="tokens in through a learned embedding, or one-hot")
+]
 
 
 class GeneratedDataModule(InMemoryDataModule, abc.ABC):
@@ -48,21 +52,18 @@ class GeneratedDataModule(InMemoryDataModule, abc.ABC):
     objective: str
     test_splits: tuple[str, ...] = ("test",)
 
+    @declared
     def __init__(
         self,
-        train_size: int,
-        val_size: int,
-        test_size: int,
-        batch_size: int,
-        seed: int | None,
-        num_workers: int,
+        train_size: Annotated[int, Field(ge=1, description="sequences in the train split")] = 10000,
+        val_size: Annotated[int, Field(ge=1, description="sequences in the val split")] = 1000,
+        test_size: Annotated[int, Field(ge=1, description="sequences in each test split")] = 1000,
+        batch_size: BatchSize = 64,
+        seed: Seed = 0,
+        num_workers: Workers = 0,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
-        self.sizes = {
-            "train": check_int("train_size", train_size, 1),
-            "val": check_int("val_size", val_size, 1),
-            **{name: check_int("test_size", test_size, 1) for name in self.test_splits},
-        }
+        self.sizes = {"train": train_size, "val": val_size, **dict.fromkeys(self.test_splits, test_size)}
         self.split_baselines: dict[str, dict[str, float]] = {}
 
     @abc.abstractmethod
@@ -127,18 +128,12 @@ class AddingDataModule(GeneratedDataModule):
 
     objective = "value"
 
+    @declared
     def __init__(
-        self,
-        length: int = 100,
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        self, length: Annotated[int, Field(ge=2, description="steps per sequence")] = 100, **sizes
     ) -> None:
-        super().__init__(train_size, val_size, test_size, batch_size, seed, num_workers)
-        self.length = check_int("length", length, 2)
+        super().__init__(**sizes)
+        self.length = length
 
     def generate(self, rng, size, split):
         values = rng.random((size, self.length))
@@ -161,10 +156,10 @@ class TokenDataModule(GeneratedDataModule):
 
     objective = "tokens"
 
-    def __init__(self, vocab_size: int, input_encoding: str, **sizes) -> None:
+    def __init__(self, vocab_size: int, input_encoding: Encoding, **sizes) -> None:
         super().__init__(**sizes)
         self.vocab_size = vocab_size
-        self.input_encoding = check_choice("input_encoding", input_encoding, ENCODINGS)
+        self.input_encoding = input_encoding
 
     def uniform_guess(self, choices: int, targets: torch.Tensor) -> dict[str, float]:
         """A memoryless model's best at answers drawn uniformly from ``choices`` tokens:
@@ -186,26 +181,17 @@ class CopyDataModule(TokenDataModule):
     as Arjovsky et al. score it, so the memoryless baseline, blanks then a uniform guess, is
     ``symbols`` ln(``alphabet``) / (``delay`` + 2 ``symbols``)."""
 
+    @declared
     def __init__(
         self,
-        delay: int = 100,
-        symbols: int = 10,
-        alphabet: int = 8,
-        input_encoding: str = "embedding",
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        delay: Annotated[int, Field(ge=1, description="steps from the last symbol to the delimiter")] = 100,
+        symbols: Annotated[int, Field(ge=1, description="symbols to remember")] = 10,
+        alphabet: Annotated[int, Field(ge=2, description="distinct symbols")] = 8,
+        input_encoding: Encoding = "embedding",
+        **sizes,
     ) -> None:
-        self.delay = check_int("delay", delay, 1)
-        self.symbols = check_int("symbols", symbols, 1)
-        self.alphabet = check_int("alphabet", alphabet, 2)
-        super().__init__(
-            alphabet + 2, input_encoding, train_size=train_size, val_size=val_size, test_size=test_size,
-            batch_size=batch_size, seed=seed, num_workers=num_workers,
-        )  # fmt: skip
+        self.delay, self.symbols, self.alphabet = delay, symbols, alphabet
+        super().__init__(alphabet + 2, input_encoding, **sizes)
 
     def generate(self, rng, size, split):
         steps, delimiter = self.delay + 2 * self.symbols, self.alphabet + 1
@@ -231,30 +217,23 @@ class SelectiveCopyDataModule(TokenDataModule):
     steps of noise (0), then ``tokens`` markers (``vocab_size`` - 1) at which the model must
     output the data tokens in order: ``length`` + ``tokens`` steps, the answers scored."""
 
+    @declared
     def __init__(
         self,
-        length: int = 256,
-        tokens: int = 16,
-        vocab_size: int = 16,
-        input_encoding: str = "embedding",
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        length: Annotated[int, Field(ge=1, description="noise steps among which the tokens lie")] = 256,
+        tokens: Annotated[int, Field(ge=1, description="tokens to select and recall")] = 16,
+        vocab_size: Annotated[
+            int, Field(ge=3, description="token ids: noise, a marker and at least one data token")
+        ] = 16,
+        input_encoding: Encoding = "embedding",
+        **sizes,
     ) -> None:
-        check_int("vocab_size", vocab_size, 3)  # noise, a marker and at least one data token
-        self.length = check_int("length", length, 1)
-        self.tokens = check_int("tokens", tokens, 1)
+        self.length, self.tokens = length, tokens
         if tokens > length:
             raise ConfigError(
                 "tokens", f"at most data.length ({length}): they are placed among its steps", tokens
             )
-        super().__init__(
-            vocab_size, input_encoding, train_size=train_size, val_size=val_size, test_size=test_size,
-            batch_size=batch_size, seed=seed, num_workers=num_workers,
-        )  # fmt: skip
+        super().__init__(vocab_size, input_encoding, **sizes)
 
     def generate(self, rng, size, split):
         data = rng.integers(1, self.vocab_size - 1, (size, self.tokens))
@@ -276,21 +255,18 @@ class MQARDataModule(TokenDataModule):
     steps; the model must output the key's value at each query, the steps scored (Zoology's
     layout, with every key queried)."""
 
+    @declared
     def __init__(
         self,
-        length: int = 64,
-        pairs: int = 8,
-        vocab_size: int = 128,
-        input_encoding: str = "embedding",
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        length: Annotated[int, Field(ge=3, description="steps per sequence (>= 3 pairs)")] = 64,
+        pairs: Annotated[int, Field(ge=1, description="key-value pairs to recall")] = 8,
+        vocab_size: Annotated[
+            int, Field(ge=4, description="token ids: keys the lower half, values the upper")
+        ] = 128,
+        input_encoding: Encoding = "embedding",
+        **sizes,
     ) -> None:
-        check_int("vocab_size", vocab_size, 4)
-        self.pairs = check_int("pairs", pairs, 1)
+        self.pairs = pairs
         self.keys = vocab_size // 2 - 1
         if pairs > self.keys:
             raise ConfigError(
@@ -298,11 +274,10 @@ class MQARDataModule(TokenDataModule):
                 f"at most {self.keys} for data.vocab_size {vocab_size} (distinct keys from its lower half)",
                 pairs,
             )
-        self.length = check_int("length", length, 3 * pairs)
-        super().__init__(
-            vocab_size, input_encoding, train_size=train_size, val_size=val_size, test_size=test_size,
-            batch_size=batch_size, seed=seed, num_workers=num_workers,
-        )  # fmt: skip
+        if length < 3 * pairs:  # the pairs, then a query of each key with room for its answer
+            raise ConfigError("length", f"an integer >= {3 * pairs}", length)
+        self.length = length
+        super().__init__(vocab_size, input_encoding, **sizes)
 
     def generate(self, rng, size, split):
         first_value = self.vocab_size // 2
@@ -319,6 +294,15 @@ class MQARDataModule(TokenDataModule):
 
     def baselines(self, split, inputs, targets):
         return self.uniform_guess(self.vocab_size - self.vocab_size // 2, targets)
+
+
+Lengths = Annotated[
+    Sequence[int],
+    Field(
+        description="[shortest, longest] bit strings",
+        json_schema_extra={"allowed": "[shortest, longest] with integers 1 <= shortest <= longest"},
+    ),
+]
 
 
 def _check_lengths(setting: str, value: Sequence[int]) -> tuple[int, int]:
@@ -341,18 +325,14 @@ class ParityDataModule(GeneratedDataModule):
     objective = "classification"
     test_splits = ("test", "test_extrapolate")
 
+    @declared
     def __init__(
         self,
-        train_lengths: Sequence[int] = (3, 40),
-        extrapolate_lengths: Sequence[int] = (40, 256),
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 1000,
-        batch_size: int = 64,
-        seed: int = 0,
-        num_workers: int = 0,
+        train_lengths: Lengths = (3, 40),
+        extrapolate_lengths: Lengths = (40, 256),
+        **sizes,
     ) -> None:
-        super().__init__(train_size, val_size, test_size, batch_size, seed, num_workers)
+        super().__init__(**sizes)
         self.lengths = {
             "train": _check_lengths("train_lengths", train_lengths),
             "extrapolate": _check_lengths("extrapolate_lengths", extrapolate_lengths),

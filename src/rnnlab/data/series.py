@@ -8,13 +8,12 @@ reads a CSV file's columns: the targets to forecast and past covariates that onl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnnlab.data.autoregression import linear_autoregression
-from rnnlab.data.base import WindowDataModule
+from rnnlab.data.base import BatchSize, Horizon, RolloutSteps, Seed, Splits, Window, WindowDataModule, Workers
 from rnnlab.data.spec import Scaling, TaskSpec
 from rnnlab.data.windowing import (
     SPLITS,
@@ -24,7 +23,8 @@ from rnnlab.data.windowing import (
     split_bounds,
     standard_scaling,
 )
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -57,19 +57,23 @@ class SeriesDataModule(WindowDataModule):
     # the data setting that decides the series' length, named when it is too short
     source = "length"
 
+    @declared
     def __init__(
         self,
-        window: int = 64,
-        horizon: int = 4,
-        batch_size: int = 64,
-        splits: Sequence[float] = (0.7, 0.15, 0.15),
-        rollout_steps: int = 32,
-        season: int | None = None,
-        num_workers: int = 0,
-        seed: int = 0,
+        window: Window = 64,
+        horizon: Horizon = 4,
+        batch_size: BatchSize = 64,
+        splits: Splits = (0.7, 0.15, 0.15),
+        rollout_steps: RolloutSteps = 32,
+        season: Annotated[
+            int, Field(ge=1, description="the seasonal naive forecast's period in steps (null: none)")
+        ]
+        | None = None,
+        num_workers: Workers = 0,
+        seed: Seed = 0,
     ) -> None:
         super().__init__(window, horizon, rollout_steps, batch_size, splits, num_workers, seed)
-        self.season = None if season is None else check_int("season", season, 1)
+        self.season = season
         self.scaling: Scaling | None = None
         self.bounds: list[tuple[int, int]] = []
         self.frame: Frame | None = None

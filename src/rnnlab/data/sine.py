@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnnlab.data.series import Frame, SeriesDataModule
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
 
 class SineDataModule(SeriesDataModule):
@@ -20,29 +21,40 @@ class SineDataModule(SeriesDataModule):
     steps; that is the season used by the seasonal naive baseline.
     """
 
+    @declared
     def __init__(
         self,
-        length: int = 4000,
-        periods: Sequence[float] = (30.0, 12.0),
-        amplitudes: Sequence[float] = (1.0, 0.5),
-        phases: Sequence[float] = (0.0, 1.0),
-        noise: float = 0.05,
+        length: Annotated[int, Field(ge=2, description="steps in the series")] = 4000,
+        periods: Annotated[
+            Sequence[Annotated[float, Field(gt=0)]],
+            Field(
+                min_length=1,
+                description="each tone's period in steps",
+                json_schema_extra={"allowed": "a non-empty list of positive numbers"},
+            ),
+        ] = (30.0, 12.0),
+        amplitudes: Annotated[Sequence[float], Field(description="each tone's amplitude")] = (1.0, 0.5),
+        phases: Annotated[Sequence[float], Field(description="each tone's phase in radians")] = (0.0, 1.0),
+        noise: Annotated[
+            float,
+            Field(
+                ge=0,
+                description="the Gaussian noise's standard deviation",
+                json_schema_extra={"allowed": "a standard deviation >= 0"},
+            ),
+        ] = 0.05,
         **kwargs,
     ) -> None:
-        self.length = check_int("length", length, 2)
+        self.length = length
         self.periods = [float(p) for p in periods]
         self.amplitudes = [float(a) for a in amplitudes]
         self.phases = [float(p) for p in phases]
-        if not self.periods or any(p <= 0 for p in self.periods):
-            raise ConfigError("periods", "a non-empty list of positive numbers", list(periods))
         if len(self.amplitudes) != len(self.periods) or len(self.phases) != len(self.periods):
             raise ConfigError(
                 "amplitudes",
                 f"a list as long as periods ({len(self.periods)}), as must phases",
                 list(amplitudes),
             )
-        if noise < 0:
-            raise ConfigError("noise", "a standard deviation >= 0", noise)
         self.noise = float(noise)
         if all(p.is_integer() for p in self.periods):
             kwargs.setdefault("season", math.lcm(*(int(p) for p in self.periods)))

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.base import BatchSize, Seed, Workers
 from rnnlab.data.files import read_utf8
 from rnnlab.data.spec import TaskSpec, Vocabulary
 from rnnlab.data.windowing import (
@@ -27,7 +28,8 @@ from rnnlab.data.windowing import (
     own_generator,
     split_bounds,
 )
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +93,27 @@ class CharTextDataModule(L.LightningDataModule):
     and test windows tile their split in order.
     """
 
+    @declared
     def __init__(
         self,
-        path: str | None = None,
-        text: str | None = None,
-        window: int = 128,
-        batch_size: int = 64,
-        splits: Sequence[float] | None = (0.9, 0.05, 0.05),
-        one_hot: bool = False,
-        stateful: bool = False,
-        num_workers: int = 0,
-        seed: int = 0,
-        seq_len: int | None = None,
+        path: Annotated[str | None, Field(description="a UTF-8 text file (null: built in)")] = None,
+        text: Annotated[str | None, Field(description="the text itself, instead of a file")] = None,
+        window: Annotated[int, Field(ge=1, description="characters per training window")] = 128,
+        batch_size: BatchSize = 64,
+        splits: Annotated[
+            Sequence[float] | None,
+            Field(
+                description="train, val, test fractions in order (null: all three the whole text)",
+                json_schema_extra={"allowed": "three fractions that sum to 1, or null"},
+            ),
+        ] = (0.9, 0.05, 0.05),
+        one_hot: Annotated[bool, Field(description="one-hot inputs, not an embedding")] = False,
+        stateful: Annotated[
+            bool, Field(description="contiguous streams whose state is carried across batches (TBPTT)")
+        ] = False,
+        num_workers: Workers = 0,
+        seed: Seed = 0,
+        seq_len: Annotated[int | None, Field(description="window's old name")] = None,
     ) -> None:
         super().__init__()
         if seq_len is not None:  # the old name, still in configs stored by earlier runs
@@ -112,14 +123,14 @@ class CharTextDataModule(L.LightningDataModule):
             raise ConfigError("text", "null when data.path is set (one source of text at a time)")
         self.path = None if path is None else Path(path).expanduser()
         self.text = text
-        self.window = check_int("window", window, 1)
-        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.window = window
+        self.batch_size = batch_size
         self.splits = None if splits is None else tuple(float(f) for f in splits)
         if self.splits is not None:
             split_bounds(100, self.splits)
         self.one_hot = bool(one_hot)
         self.stateful = bool(stateful)
-        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.num_workers = num_workers
         self.seed = data_seed(seed)
         self.vocab: Vocabulary | None = None
         self.ids: dict[str, torch.Tensor] = {}

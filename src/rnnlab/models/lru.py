@@ -29,7 +29,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 from rnnlab.models.blocks import Mixer, ResidualStack, linear_scan
 from rnnlab.models.net import SequenceNet
 
@@ -75,29 +76,34 @@ class LRUNet(SequenceNet):
     """A SequenceNet (models/net.py) whose backbone is a residual stack of LRU layers.
     ``state_size`` complex state features per layer (null: the hidden size)."""
 
+    @declared
     def __init__(
         self,
-        state_size: int | None = None,
-        r_min: float = 0.4,
-        r_max: float = 0.99,
-        max_phase: float = 2 * math.pi,
+        state_size: Annotated[
+            int, Field(ge=1, description="complex state features per layer; null: the width")
+        ]
+        | None = None,
+        r_min: Annotated[
+            float, Field(ge=0, lt=1, description="the ring the eigenvalues start on: r_min <= |lambda|")
+        ] = 0.4,
+        r_max: Annotated[
+            float, Field(ge=0, lt=1, description="|lambda| <= r_max (closer to 1: longer memory)")
+        ] = 0.99,
+        max_phase: Annotated[
+            float,
+            Field(
+                gt=0,
+                le=2 * math.pi,
+                description="eigenvalue phases start in [0, max_phase]",
+                json_schema_extra={"allowed": "a number in (0, 2 pi]"},
+            ),
+        ] = 2 * math.pi,
         **settings,
     ) -> None:
-        if state_size is not None:
-            check_int("state_size", state_size, 1)
-        for name, value in (("r_min", r_min), ("r_max", r_max)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-                raise ConfigError(name, "a number in [0, 1)", value)
         if r_min >= r_max:
             raise ConfigError(
                 "r_min", f"below r_max ({r_max}): the ring is r_min <= |lambda| <= r_max", r_min
             )
-        if (
-            isinstance(max_phase, bool)
-            or not isinstance(max_phase, int | float)
-            or not 0 < max_phase <= 2 * math.pi
-        ):
-            raise ConfigError("max_phase", "a number in (0, 2 pi]", max_phase)
 
         def mixer(width: int) -> LRU:
             return LRU(width, state_size or width, r_min, r_max, max_phase)

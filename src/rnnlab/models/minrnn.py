@@ -28,17 +28,15 @@ run inside the residual stack of models/blocks.py, as in the paper's language mo
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnlab.errors import check_choice
+from rnnlab.declared import Annotated, Field, declared
 from rnnlab.models.blocks import Mixer, ResidualStack, linear_scan, log_space_scan
 from rnnlab.models.net import SequenceNet
-
-CELLS = ("mingru", "minlstm")
-SCANS = ("linear", "log")
 
 
 def g(v: torch.Tensor) -> torch.Tensor:
@@ -105,7 +103,17 @@ class MinRNNNet(SequenceNet):
     layers (``cell: mingru | minlstm``), trained by the ``scan`` named (see the module
     docstring)."""
 
-    def __init__(self, cell: str = "mingru", scan: str = "linear", **settings) -> None:
-        mixer = {"mingru": MinGRU, "minlstm": MinLSTM}[check_choice("cell", cell, CELLS)]
-        check_choice("scan", scan, SCANS)
+    @declared
+    def __init__(
+        self,
+        cell: Annotated[Literal["mingru", "minlstm"], Field(description="the cell")] = "mingru",
+        scan: Annotated[
+            Literal["linear", "log"],
+            Field(
+                description="linear: the chunked linear scan; log: the paper's log-space scan (same numbers)"
+            ),
+        ] = "linear",
+        **settings,
+    ) -> None:
+        mixer = {"mingru": MinGRU, "minlstm": MinLSTM}[cell]
         super().__init__(partial(ResidualStack, partial(mixer, scan=scan)), **settings)

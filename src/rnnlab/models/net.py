@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import nn
 
-from rnnlab.errors import ConfigError, check_choice, check_int
-from rnnlab.models.backbone import RecurrentBackbone, State
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
+from rnnlab.models.backbone import CELLS, RecurrentBackbone, State
 from rnnlab.models.heads import HEADS, AttentionHead
 
-ENCODINGS = ("dense", "embedding", "one_hot")
 PARAMS_TOLERANCE = 0.05
 
 # (input_size, hidden_size, num_layers, bidirectional, dropout) -> a backbone module
@@ -58,41 +59,47 @@ class SequenceNet(nn.Module):
     follows the contract of models/backbone.py.
     """
 
+    @declared
     def __init__(
         self,
         backbone: BackboneFactory,
         /,
-        input_size: int,
-        output_size: int,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        head: str = "last",
-        input_encoding: str = "dense",
-        embedding_dim: int | None = None,
-        tie_weights: bool = False,
-        params: int | None = None,
+        input_size: Annotated[
+            int, Field(ge=1, description="input features, or the vocabulary size (from the data)")
+        ],
+        output_size: Annotated[int, Field(ge=1, description="outputs per prediction (from the data)")],
+        hidden_size: Annotated[
+            int, Field(ge=1, description="the width of each layer (params overrides it)")
+        ] = 64,
+        num_layers: Annotated[int, Field(ge=1, description="stacked layers")] = 1,
+        bidirectional: Annotated[bool, Field(description="true: a second pass reads backwards")] = False,
+        dropout: Annotated[
+            float, Field(ge=0, lt=1, description="on the embedding, between layers and on the top outputs")
+        ] = 0.0,
+        head: Annotated[
+            Literal["last", "mean", "attention", "step"],
+            Field(description="last step | mean over steps | attention pooling | step (every step)"),
+        ] = "last",
+        input_encoding: Annotated[
+            Literal["dense", "embedding", "one_hot"], Field(description="how inputs come in (from the data)")
+        ] = "dense",
+        embedding_dim: Annotated[int, Field(ge=1, description="token embedding width; null: the hidden size")]
+        | None = None,
+        tie_weights: Annotated[
+            bool, Field(description="share the embedding with the output layer (needs embedding_dim null)")
+        ] = False,
+        params: Annotated[
+            int, Field(ge=1, description="a parameter budget: hidden_size is chosen to meet it within 5%")
+        ]
+        | None = None,
     ) -> None:
         super().__init__()
-        check_int("input_size", input_size, 1)
-        check_int("output_size", output_size, 1)
-        check_int("num_layers", num_layers, 1)
-        check_choice("head", head, tuple(HEADS))
-        check_choice("input_encoding", input_encoding, ENCODINGS)
-        if not isinstance(bidirectional, bool):
-            raise ConfigError("bidirectional", "true or false", bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-            raise ConfigError("dropout", "a number in [0, 1)", dropout)
-        if embedding_dim is not None:
-            check_int("embedding_dim", embedding_dim, 1)
         build = partial(
             _parts, backbone, input_size, output_size, num_layers, bidirectional, float(dropout),
             head, input_encoding, embedding_dim, tie_weights,
         )  # fmt: skip
         if params is not None:
-            hidden_size = _width_for(build, check_int("params", params, 1))
-        check_int("hidden_size", hidden_size, 1)
+            hidden_size = _width_for(build, params)
         self.encoder, self.backbone, self.head = build(hidden_size)
         self.hidden_size = hidden_size
         self.drop = nn.Dropout(float(dropout))
@@ -196,33 +203,26 @@ class RecurrentNet(SequenceNet):
     reported under its own name.
     """
 
+    @declared
     def __init__(
         self,
-        cell: str,
-        input_size: int,
-        output_size: int,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        backend: str = "torch",
-        head: str = "last",
-        nonlinearity: str | None = None,
+        cell: Annotated[
+            str,
+            Field(
+                description="the recurrent cell (lstm_ln: the scratch backend only)",
+                json_schema_extra={"allowed": "one of " + ", ".join(CELLS)},  # checked by the backbone
+            ),
+        ],
+        backend: Annotated[
+            Literal["torch", "scratch"],
+            Field(description="torch: PyTorch's fused module; scratch: written from the equations"),
+        ] = "torch",
+        nonlinearity: Annotated[
+            Literal["tanh", "relu"], Field(description="the rnn cell's shorthand: cell is rnn_<nonlinearity>")
+        ]
+        | None = None,
         **settings,
     ) -> None:
-        if nonlinearity is not None:
-            check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-            if cell != f"rnn_{nonlinearity}":
-                raise ConfigError("nonlinearity", "used with the rnn cell only", cell)
-        backbone = partial(RecurrentBackbone, cell, backend=backend)
-        super().__init__(
-            backbone,
-            input_size,
-            output_size,
-            hidden_size,
-            num_layers,
-            bidirectional,
-            dropout,
-            head,
-            **settings,
-        )
+        if nonlinearity is not None and cell != f"rnn_{nonlinearity}":
+            raise ConfigError("nonlinearity", "used with the rnn cell only", cell)
+        super().__init__(partial(RecurrentBackbone, cell, backend=backend), **settings)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnlab.errors import check_int
+from rnnlab.declared import Annotated, Field, declared
 from rnnlab.models.blocks import Mixer, ResidualStack, linear_scan
 from rnnlab.models.net import SequenceNet
 
@@ -92,9 +92,13 @@ class S6(Mixer):
 class S6Net(SequenceNet):
     """A SequenceNet (models/net.py) whose backbone is a residual stack of Mamba blocks."""
 
-    def __init__(self, state_size: int = 16, expand: int = 2, conv_kernel: int = 4, **settings) -> None:
-        check_int("state_size", state_size, 1)
-        check_int("expand", expand, 1)
-        check_int("conv_kernel", conv_kernel, 1)
+    @declared
+    def __init__(
+        self,
+        state_size: Annotated[int, Field(ge=1, description="SSM state features per inner channel")] = 16,
+        expand: Annotated[int, Field(ge=1, description="inner channels = expand * hidden_size")] = 2,
+        conv_kernel: Annotated[int, Field(ge=1, description="the causal depthwise convolution's width")] = 4,
+        **settings,
+    ) -> None:
         mixer = partial(S6, state_size=state_size, expand=expand, conv_kernel=conv_kernel)
         super().__init__(partial(ResidualStack, mixer, mlp=False), **settings)

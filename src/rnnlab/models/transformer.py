@@ -28,7 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Field, declared
+from rnnlab.errors import ConfigError
 from rnnlab.models.blocks import MLP
 from rnnlab.models.net import SequenceNet
 
@@ -148,8 +149,14 @@ class TransformerNet(SequenceNet):
     """A SequenceNet (models/net.py) whose backbone is the causal transformer above;
     ``context`` is how many positions (the current one included) each position attends to."""
 
-    def __init__(self, num_heads: int = 4, context: int = 256, **settings) -> None:
-        check_int("num_heads", num_heads, 1)
-        check_int("context", context, 1)
+    @declared
+    def __init__(
+        self,
+        num_heads: Annotated[int, Field(ge=1, description="attention heads (dividing hidden_size)")] = 4,
+        context: Annotated[
+            int, Field(ge=1, description="positions each position attends to, itself included")
+        ] = 256,
+        **settings,
+    ) -> None:
         backbone = partial(TransformerBackbone, num_heads=num_heads, context=context)
         super().__init__(backbone, **settings)

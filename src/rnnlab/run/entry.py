@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import gc
 
+from omegaconf import OmegaConf
+
 _registered = False
 
 
@@ -22,6 +24,27 @@ def skip_exit_gc() -> None:
     if not _registered:
         atexit.register(gc.freeze)
         _registered = True
+
+
+def settings_help(program: str) -> str:
+    """The declared root settings of ``program`` for its --help (Hydra's help template asks
+    for them through the ``rnnlab_settings`` resolver); light: pydantic, no torch."""
+    from rnnlab.declared import fields
+    from rnnlab.run import schema
+
+    declarations = {
+        "rnnlab-train": [("", schema.TrainSettings), ("task.", schema.TaskSettings)],
+        "rnnlab-eval": [("", schema.EvalSettings)],
+        "rnnlab-sample": [("", schema.SampleSettings)],
+    }[program]
+    if program == "rnnlab-train":
+        declarations.append(("trainer.", schema.TrainerSettings))
+    lines = []
+    for prefix, model in declarations:
+        for field in fields(model):
+            if field.allowed != "the settings listed under its name":
+                lines.append(f"{prefix}{field.name}: {field.meaning} ({field.allowed})")
+    return "\n".join(lines)
 
 
 def run_entry_point(main, program: str) -> None:
@@ -86,3 +109,7 @@ def hydra_message(error: BaseException) -> str | None:
     noise = ("full_key:", "object_type=", "Set the environment", "Config search path", "provider=")
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return " ".join(line for line in lines if not line.startswith(noise))
+
+
+# Hydra's --help template asks for the declared settings by this name (conf/hydra/default.yaml)
+OmegaConf.register_new_resolver("rnnlab_settings", settings_help, replace=True)

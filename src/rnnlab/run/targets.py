@@ -103,7 +103,7 @@ def instantiate(group: str, config: DictConfig | Mapping, path: str | None = Non
         check_keys(container, path, tuple(given))
     try:
         with config_group(group):
-            return hydra_instantiate(container, **given)
+            return hydra_instantiate(container, _convert_="all", **given)
     except InstantiationException as error:
         target = str(container.get("_target_", "")) if isinstance(container, Mapping) else ""
         if target.startswith("rnnlab."):  # rnnlab's classes report ConfigErrors; anything else is a bug
