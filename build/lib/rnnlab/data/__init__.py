@@ -1,0 +1,1 @@
+"""LightningDataModules, one per task, serving whole batches from in-memory tensors."""

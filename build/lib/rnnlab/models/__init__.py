@@ -1,0 +1,1 @@
+"""Plain torch modules: no Lightning, no Hydra. One file per model family."""

@@ -1,0 +1,1 @@
+"""Reading a sweep back and drawing it (rnnlab-report, cli/report.py)."""

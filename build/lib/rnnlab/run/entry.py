@@ -1,0 +1,115 @@
+"""What every Hydra entry point shares: one-line errors for Hydra's own mistakes, and a quick exit."""
+
+from __future__ import annotations
+
+import atexit
+import gc
+
+from omegaconf import OmegaConf
+
+_registered = False
+
+
+def skip_exit_gc() -> None:
+    """Let this process exit without the final garbage collection over every live object.
+
+    torch and Lightning leave about a million objects behind; collecting them at exit took
+    a noticeable part of every short command (figures in docs/benchmarks.md).
+    ``gc.freeze()`` at exit skips that pass; objects are still released by reference
+    counting, files and loggers are closed by their owners (Lightning finalizes its
+    loggers, logging's own atexit flushes the handlers), and Python never promised
+    finalizers for what is alive at exit anyway.
+    """
+    global _registered
+    if not _registered:
+        atexit.register(gc.freeze)
+        _registered = True
+
+
+def settings_help(program: str) -> str:
+    """The declared root settings of ``program`` for its --help (Hydra's help template asks
+    for them through the ``rnnlab_settings`` resolver); light: pydantic, no torch."""
+    from rnnlab.declared import fields
+    from rnnlab.run import schema
+
+    declarations = {
+        "rnnlab-train": [("", schema.TrainSettings), ("task.", schema.TaskSettings)],
+        "rnnlab-eval": [("", schema.EvalSettings)],
+        "rnnlab-sample": [("", schema.SampleSettings)],
+    }[program]
+    if program == "rnnlab-train":
+        declarations.append(("trainer.", schema.TrainerSettings))
+    lines = []
+    for prefix, model in declarations:
+        for field in fields(model):
+            if field.allowed != "the settings listed under its name":
+                lines.append(f"{prefix}{field.name}: {field.meaning} ({field.allowed})")
+    return "\n".join(lines)
+
+
+def run_entry_point(main, program: str) -> None:
+    """Run a ``@hydra.main`` entry point so that Hydra's own errors are one line and exit 2,
+    like rnnlab's: an override that names no key (``foo=1``), an option a config group does
+    not have (``model=transformer``), an override Hydra cannot parse. Set
+    ``HYDRA_FULL_ERROR=1`` to see Hydra's full report and traceback instead."""
+    import os
+    import sys
+
+    from hydra.errors import HydraException
+
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        main()
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors instead of printing a report
+    try:
+        main()
+    except (HydraException, ValueError) as error:
+        message = hydra_message(error)
+        if message is None:
+            raise
+        print(f"{program}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+def hydra_message(error: BaseException) -> str | None:
+    """One line for an error raised while Hydra composes a config or builds its plugins;
+    None for an error that is not a setting's (a bug keeps its traceback)."""
+    import re
+
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+
+    from rnnlab.errors import ConfigError
+    from rnnlab.run import legacy
+
+    cause: BaseException | None = error
+    while cause is not None:  # a setting rnnlab checks, raised inside a Hydra plugin
+        if isinstance(cause, ConfigError):
+            return str(cause)
+        cause = cause.__cause__
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options is not None:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        options = ", ".join(error.options)
+        return f"{group} must be one of {options} (got '{option}'): no conf/{group}/{option}.yaml"
+    if isinstance(error, OverrideParseException):
+        reason = str(error).splitlines()[0]
+        return (
+            f"{error.override} must be an override key=value ({reason}; see "
+            "https://hydra.cc/docs/advanced/override_grammar/basic)"
+        )
+    if not isinstance(error, HydraException):
+        return None
+    unknown = re.match(r"Could not override '([^']+)'\.\s+To append to your config use \+(\S+)", str(error))
+    if unknown:  # a key=value whose key the config does not have: most often a typo
+        key, override = unknown.groups()
+        if key in legacy.MOVED:
+            return f"{key} must be written {legacy.MOVED[key]} since rnnlab 0.2 (the task reads it)"
+        return f"{key} must be a key the config has (--cfg job lists them; +{override} adds a new one)"
+    noise = ("full_key:", "object_type=", "Set the environment", "Config search path", "provider=")
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(line for line in lines if not line.startswith(noise))
+
+
+# Hydra's --help template asks for the declared settings by this name (conf/hydra/default.yaml)
+OmegaConf.register_new_resolver("rnnlab_settings", settings_help, replace=True)

@@ -1,0 +1,78 @@
+"""Check a run's settings against their declarations, before anything is built or trained.
+
+rnnlab's parts check their own settings when they are built (their constructors declare
+them, rnnlab/declared.py); this module checks what the run reads itself (run/schema.py: the
+root keys of conf/train.yaml, the trainer, the optimizer) and the relations between
+settings that no single declaration sees (a budget beside a step limit).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab import CONFIG_DIR
+from rnnlab.declared import Settings, check
+from rnnlab.errors import ConfigError
+from rnnlab.run.schema import DECLARED, TrainSettings, budget_seconds
+
+__all__ = ["budget_seconds", "check", "check_run", "check_trainer", "config_groups", "root_settings"]
+
+
+@cache
+def config_groups() -> tuple[str, ...]:
+    """The config groups of conf/ (each a directory), read from the tree itself."""
+    return tuple(sorted(path.name for path in CONFIG_DIR.iterdir() if path.is_dir() and path.name != "hydra"))
+
+
+def root_settings(cfg: DictConfig, model: type[Settings]) -> Settings:
+    """The root keys of a composed config (its groups aside) checked against ``model``."""
+    values = {
+        str(key): _plain(cfg[key]) for key in cfg if key not in config_groups() or key in model.model_fields
+    }
+    return check(model, values)
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def check_run(cfg: DictConfig) -> None:
+    """Everything a training run can check before it builds anything: its settings and the
+    classes its config names."""
+    from rnnlab.run.checkpoint import BUILT_GROUPS
+    from rnnlab.run.targets import check_config
+
+    root_settings(cfg, TrainSettings)
+    check_config(cfg, BUILT_GROUPS)
+    check_declared("optimizer", cfg.optimizer)  # (the trainer's are checked where it is built)
+
+
+def check_declared(group: str, node: DictConfig | None) -> Settings | None:
+    """A node whose class rnnlab configures but does not own, against its declaration (run/
+    schema.py); None for a class without one (its own signature is checked when built)."""
+    if node is None or str(node.get("_target_")) not in DECLARED:
+        return None
+    values = {k: v for k, v in _plain(node).items() if not (k.startswith("_") and k.endswith("_"))}
+    return check(DECLARED[str(node._target_)], values, prefix=f"{group}.")
+
+
+def check_trainer(trainer: DictConfig, budgeted: bool = False) -> None:
+    """The trainer's declared settings, then how they meet: on a ``budget`` the budget ends
+    training, so a step limit or a second clock would cut its schedule short; without one,
+    something must end the run."""
+    settings = check_declared("trainer", trainer)
+    if budgeted:
+        for name, off in (("max_steps", -1), ("max_time", None)):
+            if getattr(settings, name) != off:
+                shown = "null" if off is None else off
+                allowed = f"{shown} with a budget (the budget ends the run and its schedule)"
+                raise ConfigError(f"trainer.{name}", allowed, getattr(settings, name))
+    elif settings.max_epochs == -1 and settings.max_steps == -1 and settings.max_time is None:
+        raise ConfigError(
+            "trainer.max_epochs",
+            "-1 only with trainer.max_steps, trainer.max_time or budget set (else it never ends)",
+            -1,
+        )

@@ -1,0 +1,1 @@
+"""An example of a package that brings its own recurrence to rnnlab (see its README)."""
