@@ -45,7 +45,7 @@ def Setting(meaning: str, allowed: str | None = None, **constraints: Any) -> Any
 class Settings(BaseModel):
     """A config node's declared settings; any key not declared is refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 def declared(init: Callable) -> Callable:

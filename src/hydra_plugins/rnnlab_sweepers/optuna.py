@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -35,55 +35,65 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab import search
-from rnnlab.errors import ConfigError, check_int
+from rnnlab.declared import Annotated, Setting, Settings, check
+from rnnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
+class OptunaSettings(Settings):
+    """``hydra.sweeper`` (conf/hydra/sweeper/optuna.yaml)."""
+
+    sampler: Annotated[
+        Literal[search.SAMPLERS],
+        Setting("tpe, random, grid (choices only) or cmaes (needs cmaes)"),
+    ] = "tpe"
+    seed: Annotated[int | None, Setting("trial n draws with seed + n", ge=0)] = None
+    direction: Annotated[
+        str | list[str],
+        Setting(
+            "which way is better, one per objective",
+            "min or max (or minimize, maximize), or a list of them for several objectives",
+        ),
+    ] = "min"
+    storage: Annotated[
+        str | None,
+        Setting("null: sqlite in the sweep dir; journal; a *.journal path; a URL"),
+    ] = None
+    study_name: Annotated[str, Setting("its name in the storage", "a non-empty name", min_length=1)] = (
+        "rnnlab"
+    )
+    n_trials: Annotated[
+        int, Setting("trials in the study in all", "an integer >= 1 (the trials of the study in all)", ge=1)
+    ] = 20
+    n_jobs: Annotated[int, Setting("trials launched at once", ge=1)] = 1
+    pruner: Annotated[
+        Literal[search.PRUNERS] | None, Setting("stops trials behind the others", "median, hyperband or null")
+    ] = None
+    startup_trials: Annotated[int, Setting("trials before TPE models and the pruner prunes", ge=0)] = 5
+    warmup_epochs: Annotated[int, Setting("epochs of every trial that are never pruned", ge=0)] = 0
+    heartbeat_s: Annotated[int, Setting("a running trial silent for 3 beats is run again", ge=1)] = 30
+    params: Annotated[dict | None, Setting("the search space: key -> choice(...), interval(...), ...")] = None
+
+
 class OptunaSweeper(Sweeper):
-    def __init__(
-        self,
-        sampler: str = "tpe",
-        seed: int | None = None,
-        direction: str | list[str] = "min",
-        storage: str | None = None,
-        study_name: str = "rnnlab",
-        n_trials: int = 20,
-        n_jobs: int = 1,
-        pruner: str | None = None,
-        startup_trials: int = 5,
-        warmup_epochs: int = 0,
-        heartbeat_s: int = 30,
-        params: DictConfig | None = None,
-    ) -> None:
-        directions = list(direction) if OmegaConf.is_list(direction) else [direction]
+    def __init__(self, **settings: Any) -> None:
+        plain = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in settings.items()}
+        declared = check(OptunaSettings, plain, prefix="hydra.sweeper.")  # Hydra passes its containers
+        direction = declared.direction
+        directions = list(direction) if isinstance(direction, list) else [direction]
         if not directions or any(str(d) not in search.DIRECTIONS for d in directions):
             allowed = "min or max (or minimize, maximize), or a list of them for several objectives"
             raise ConfigError("hydra.sweeper.direction", allowed, direction)
-        if sampler not in search.SAMPLERS:
-            raise ConfigError("hydra.sweeper.sampler", "one of " + ", ".join(search.SAMPLERS), sampler)
-        if pruner not in (None, *search.PRUNERS):
-            raise ConfigError("hydra.sweeper.pruner", "median, hyperband or null", pruner)
-        if pruner is not None and len(directions) > 1:
+        if declared.pruner is not None and len(directions) > 1:
             allowed = "null for a search of several objectives (Optuna prunes on one)"
-            raise ConfigError("hydra.sweeper.pruner", allowed, pruner)
-        if seed is not None:
-            check_int("hydra.sweeper.seed", seed, 0)
-        if not isinstance(study_name, str) or not study_name:
-            raise ConfigError("hydra.sweeper.study_name", "a non-empty name", study_name)
-        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-            raise ConfigError(
-                "hydra.sweeper.n_trials", "an integer >= 1 (the trials of the study in all)", n_trials
-            )
-        check_int("hydra.sweeper.n_jobs", n_jobs, 1)
-        check_int("hydra.sweeper.startup_trials", startup_trials, 0)
-        check_int("hydra.sweeper.warmup_epochs", warmup_epochs, 0)
-        check_int("hydra.sweeper.heartbeat_s", heartbeat_s, 1)
+            raise ConfigError("hydra.sweeper.pruner", allowed, declared.pruner)
         self.directions = [search.DIRECTIONS[str(d)] for d in directions]
-        self.sampler, self.seed, self.storage, self.study_name = sampler, seed, storage, study_name
-        self.n_trials, self.n_jobs, self.pruner = n_trials, n_jobs, pruner
-        self.startup_trials, self.warmup_epochs, self.heartbeat_s = startup_trials, warmup_epochs, heartbeat_s
-        self.params = {str(k): str(v) for k, v in (params or {}).items()}
+        self.sampler, self.seed, self.storage = declared.sampler, declared.seed, declared.storage
+        self.study_name, self.n_trials, self.n_jobs = declared.study_name, declared.n_trials, declared.n_jobs
+        self.pruner, self.startup_trials = declared.pruner, declared.startup_trials
+        self.warmup_epochs, self.heartbeat_s = declared.warmup_epochs, declared.heartbeat_s
+        self.params = {str(k): str(v) for k, v in (declared.params or {}).items()}
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config

@@ -74,7 +74,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """The ``rnnlab-eval`` console script."""
-    run_entry_point(main, "rnnlab-eval")
+    run_entry_point(main, "rnnlab-eval", "eval")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def main(cfg: DictConfig) -> dict | None:
 
 def cli() -> None:
     """The ``rnnlab-train`` console script."""
-    run_entry_point(main, "rnnlab-train")
+    run_entry_point(main, "rnnlab-train", "train")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 
 from omegaconf import OmegaConf
@@ -47,16 +48,51 @@ def settings_help(program: str) -> str:
     return "\n".join(lines)
 
 
-def run_entry_point(main, program: str) -> None:
+def help_text(config_name: str, overrides: list[str]) -> str:
+    """``--help`` from the app's own help config (conf/hydra/default.yaml's template), with the
+    config groups listed once. Hydra's --help lists every group twice over (its own groups
+    too, which the template does not show), deep-copying its config cache for each: most of
+    the command's time (docs/benchmarks.md, startup)."""
+    import string
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rnnlab import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        groups = sorted(group for group in loader.list_groups("") if group != "hydra")
+        listed = [f"{group}: {', '.join(sorted(loader.get_group_options(group)))}" for group in groups]
+        template = cfg.hydra.help.template
+    config = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
+    return string.Template(template).safe_substitute(APP_CONFIG_GROUPS="\n".join(listed), CONFIG=config)
+
+
+def _print_help(config_name: str, overrides: list[str]) -> None:
+    print(help_text(config_name, overrides))
+
+
+def _print_help(config_name: str, overrides: list[str]) -> None:
+    print(help_text(config_name, overrides))
+
+
+def run_entry_point(main, program: str, config_name: str | None = None) -> None:
     """Run a ``@hydra.main`` entry point so that Hydra's own errors are one line and exit 2,
     like rnnlab's: an override that names no key (``foo=1``), an option a config group does
     not have (``model=transformer``), an override Hydra cannot parse. Set
-    ``HYDRA_FULL_ERROR=1`` to see Hydra's full report and traceback instead."""
+    ``HYDRA_FULL_ERROR=1`` to see Hydra's full report and traceback instead. With
+    ``config_name``, ``--help`` is :func:`help_text`."""
     import os
     import sys
 
     from hydra.errors import HydraException
 
+    arguments = sys.argv[1:]
+    if config_name and {"--help", "-h"} & set(arguments):
+        overrides = [argument for argument in arguments if not argument.startswith("-")]
+        main = functools.partial(_print_help, config_name, overrides)
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
         return
