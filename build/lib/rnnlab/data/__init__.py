@@ -1,1 +1,0 @@
-"""LightningDataModules, one per task, serving whole batches from in-memory tensors."""

@@ -1,1 +1,0 @@
-"""Reading a sweep back and drawing it (rnnlab-report, cli/report.py)."""
