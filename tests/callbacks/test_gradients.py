@@ -171,7 +171,9 @@ def test_gradient_flow_is_off_for_a_backbone_that_cannot_record(compose_train, c
     )
 
 
-@pytest.mark.parametrize("model", ["mingru", "lru", "transformer"])  # a scan, a complex state, no state
+@pytest.mark.parametrize(  # a scan; a complex state, no state: with the slow tests
+    "model", ["mingru", *(pytest.param(m, marks=pytest.mark.slow) for m in ("lru", "transformer"))]
+)
 def test_gradient_flow_runs_through_a_family_step_mode_and_is_off_for_the_transformer(tmp_path, model):
     run = tmp_path / "run"
     result = run_main(

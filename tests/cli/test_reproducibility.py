@@ -39,7 +39,7 @@ def _train_in(run_dir: Path, *overrides: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    "task", [pytest.param(t, marks=pytest.mark.slow) if t == "counting" else t for t in TASKS]
+    "task", [pytest.param(t, marks=pytest.mark.slow) if t in ("counting", "text") else t for t in TASKS]
 )
 def test_same_seed_gives_identical_metrics_and_weights(tmp_path, task):
     for name in ("a", "b"):
