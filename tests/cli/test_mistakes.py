@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnlab import registry
 from tests.conftest import FAST, one_line, options, run_entry
 
 TRAIN = "rnnlab-train"
@@ -19,6 +20,32 @@ EPOCHS = "trainer.max_epochs must be an integer >= 1, or -1 for no epoch limit (
 
 # (case id, entry point, arguments, the line it must print after "<entry>: error: ")
 MISTAKES = [
+    (
+        "a callback's setting",
+        TRAIN,
+        ["callbacks.forecast_plot.every_n_epochs=0"],
+        "callbacks.forecast_plot.every_n_epochs must be an integer >= 1 (got 0)",
+    ),
+    (
+        "a task setting under model",
+        TRAIN,
+        ["model.likelihood=gaussian"],
+        "model.likelihood must be written task.likelihood since rnnlab 0.2 (the task reads it)",
+    ),
+    (
+        "a class no package registered",
+        TRAIN,
+        ["model._target_=rnnlab.models.net.torch.load"],
+        "model._target_ must be a class registered for this group: {model_targets} (got "
+        "'rnnlab.models.net.torch.load'): rnnlab builds only classes it knows: those rnnlab or an "
+        "installed package registered",
+    ),
+    (
+        "a data setting of the wrong type",
+        TRAIN,
+        ["data=mqar", "data.pairs=[1,2]"],
+        "data.pairs must be an integer >= 1 (got [1, 2])",
+    ),
     ("seed -1", TRAIN, ["seed=-1"], f"{SEED} (got -1)"),
     ("seed text", TRAIN, ["seed=abc"], f"{SEED} (got 'abc')"),
     ("seed float", TRAIN, ["seed=1.5"], f"{SEED} (got 1.5)"),
@@ -537,7 +564,11 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
 )
 def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args, message):
     case = request.node.callspec.id
-    paths = {**files, "models": ", ".join(options("model"))}
+    paths = {
+        **files,
+        "models": ", ".join(options("model")),
+        "model_targets": ", ".join(sorted(registry.registered("model"))),
+    }
     if case.startswith("text latin-1"):
         paths["latin1"] = tmp_path / "latin1.txt"
         paths["latin1"].write_bytes("hello world caf\xe9".encode("latin-1"))

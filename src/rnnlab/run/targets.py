@@ -102,7 +102,7 @@ def instantiate(group: str, config: DictConfig | Mapping, path: str | None = Non
     if isinstance(container, Mapping) and "_target_" in container:
         check_keys(container, path, tuple(given))
     try:
-        with config_group(group):
+        with config_group(path):
             return hydra_instantiate(container, _convert_="all", **given)
     except InstantiationException as error:
         target = str(container.get("_target_", "")) if isinstance(container, Mapping) else ""
