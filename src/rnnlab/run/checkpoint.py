@@ -2,7 +2,7 @@
 
 A checkpoint may come from someone else. Loading one runs no code: the file is read with
 ``weights_only=True`` (tensors and plain data only), the config stored in it may name only
-the classes rnnlab builds (cli/targets.py), and its spec and weights are checked before use.
+the classes registered for each group (run/targets.py, registry.py), and its spec and weights are checked before use.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.errors import ConfigError, first_line
 from rnnlab.run import legacy
 
-# the config groups a run builds objects from (cli/targets.py says which classes each may name)
+# the config groups a run builds objects from (registry.py says which classes each may name)
 BUILT_GROUPS = ("data", "model", "optimizer", "scheduler", "callbacks", "logger", "trainer")
 
 
