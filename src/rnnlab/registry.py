@@ -15,9 +15,11 @@ Reading the registry imports nothing: entry points are read from the packages' m
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
-from importlib.metadata import EntryPoint, entry_points
+import sys
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from pathlib import Path
 
 # config group -> the entry point group its classes are registered in
@@ -36,6 +38,17 @@ CONFIGS = "rnnlab.conf"  # packages of config groups, searched after rnnlab's ow
 log = logging.getLogger(__name__)
 
 
+def _entry_points(group: str) -> EntryPoints:
+    """The entry points of ``group``, read once per state of sys.path (what is installed
+    changes only with it): a run checks dozens of targets, each a scan of every package."""
+    return _installed(tuple(sys.path)).select(group=group)
+
+
+@functools.lru_cache(maxsize=4)
+def _installed(path: tuple[str, ...]) -> EntryPoints:
+    return entry_points()
+
+
 def target(entry: EntryPoint) -> str:
     """The ``_target_`` that names a registered class: ``module.Class``."""
     return f"{entry.module}.{entry.attr}"
@@ -45,13 +58,13 @@ def registered(group: str) -> dict[str, str]:
     """``{_target_: registered name}`` of the classes config group ``group`` may build."""
     if group not in GROUPS:
         return {}
-    return {target(entry): entry.name for entry in entry_points(group=GROUPS[group])}
+    return {target(entry): entry.name for entry in _entry_points(GROUPS[group])}
 
 
 def tasks() -> dict[str, EntryPoint]:
     """``{objective: entry point}`` of the LightningModules, one per objective."""
     found: dict[str, EntryPoint] = {}
-    for entry in entry_points(group=TASKS):
+    for entry in _entry_points(TASKS):
         if entry.name in found and found[entry.name].value != entry.value:
             raise RuntimeError(
                 f"two installed packages register the objective {entry.name!r}: "
@@ -70,7 +83,7 @@ def config_dirs() -> list[Path]:
     """The config directories installed packages registered (``rnnlab.conf``), found without
     importing the packages."""
     dirs = []
-    for entry in entry_points(group=CONFIGS):
+    for entry in _entry_points(CONFIGS):
         top, *inner = entry.value.split(".")
         spec = importlib.util.find_spec(top)
         found = [Path(p, *inner) for p in (spec.submodule_search_locations or [])] if spec else []

@@ -2,7 +2,8 @@
 
 A checkpoint may come from someone else. Loading one runs no code: the file is read with
 ``weights_only=True`` (tensors and plain data only), the config stored in it may name only
-the classes registered for each group (run/targets.py, registry.py), and its spec and weights are checked before use.
+the classes registered for each group (run/targets.py, registry.py), and its spec and
+weights are checked before use.
 """
 
 from __future__ import annotations
