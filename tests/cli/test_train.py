@@ -29,6 +29,8 @@ def test_a_run_dir_holds_config_logs_checkpoints_and_metrics(tmp_path):
     assert "model=gru" in (run_dir / ".hydra" / "overrides.yaml").read_text()
     assert "Seed set to 42" in (run_dir / "train.log").read_text()
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    # a GRU's 64 units carry h: 64 numbers, as the summary says too
+    assert metrics["model/state_size"] == 64 and "64 numbers of state per layer" in result.stdout
     for key in ("val/loss", "val/loss_best", "test/mse", "test/mae", "test/naive_mse", "test_rollout/mse"):
         assert isinstance(metrics[key], float), key
     assert "test/mse" in result.stdout and "snaive" in result.stdout  # the closing summary table

@@ -12,7 +12,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.models.backbone import RecordsHiddenStates
 from rnnlab.models.blocks import Mixer
 from rnnlab.models.minrnn import MinRNNNet
-from tests.conftest import FAMILY_OPTIONS, model_builder
+from tests.conftest import FAMILY_OPTIONS, model_builder, options
 
 # every family of conf/model as a run builds it, and variants of some
 FAMILIES = {
@@ -198,3 +198,25 @@ def test_bad_family_settings_name_the_setting(family, settings, message):
         _net(family, **settings)
     with pytest.raises(ConfigError, match="cell must be one of mingru, minlstm"):
         MinRNNNet("lstm", input_size=1, output_size=1)
+
+
+def _numbers(state) -> int:
+    """The numbers a state holds: a complex number counts two."""
+    return sum(t.numel() * (2 if t.is_complex() else 1) for t in _tensors(state))
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_the_declared_state_size_is_what_the_state_holds(option):
+    """model/state_size, the quantity the recall studies are drawn against, counted from
+    the state a forward pass returns: per layer, after a sequence shorter and one longer
+    than the transformer's context (its cache), every family and classic cell."""
+    build = model_builder(option)
+    net = build(input_size=3, output_size=2, hidden_size=8, num_layers=2)
+    for steps in (3, 100):
+        with torch.no_grad():
+            _, state = net(torch.randn(1, steps, 3))
+        assert net.state_size(steps) == _numbers(state) / 2, (option, steps)  # 2 layers
+    if option != "transformer":  # a second direction carries a state of its own
+        one = build(input_size=3, output_size=2, hidden_size=8)
+        both = build(input_size=3, output_size=2, hidden_size=8, bidirectional=True)
+        assert both.state_size(5) == 2 * one.state_size(5)

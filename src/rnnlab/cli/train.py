@@ -58,7 +58,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
 
     fit(trainer, task, datamodule, cfg.get("ckpt_path"), run_dir)
     score, best = best_score(trainer)
-    metrics = {**fit_metrics(trainer, task, budget), **score}
+    metrics = {**fit_metrics(trainer, task, datamodule, budget), **score}
     stopped = pruned_at(trainer)
     if stopped is not None:  # the search's pruner stopped it: not worth a test
         metrics["pruned_at_epoch"] = stopped

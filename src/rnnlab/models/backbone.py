@@ -7,7 +7,10 @@ time, features) inputs, where ``outputs`` holds the top layer's output at every 
 backward direction from the start) and ``state`` is whatever the next call needs to go on
 where this one stopped (a tensor or nested tuples of tensors: ``map_state`` reaches them).
 ``carries_state`` says whether that state is a fixed-size summary that stateful text
-training may carry from batch to batch (a transformer's growing cache is not).
+training may carry from batch to batch (a transformer's growing cache is not), and
+``state_size(steps)`` how many numbers it is per sequence and layer after ``steps`` steps
+(a complex number counts two): what a recurrence remembers the past in, the quantity the
+recall studies are drawn against.
 
 To have its gradient flow measured, a backbone offers ``recording_copy()`` (the
 ``RecordsHiddenStates`` protocol): a copy with the same weights that runs step by step and
@@ -50,6 +53,8 @@ class Backbone(Protocol):
     carries_state: bool
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]: ...
+
+    def state_size(self, steps: int) -> int: ...
 
 
 @runtime_checkable
@@ -124,6 +129,10 @@ class RecurrentBackbone(nn.Module):
     @property
     def output_size(self) -> int:
         return self.hidden_size * self.num_directions
+
+    def state_size(self, steps: int) -> int:
+        """h (and the LSTMs' c) of each direction."""
+        return self.hidden_size * self.num_directions * (2 if self.cell in ("lstm", "lstm_ln") else 1)
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Run the stack over ``x`` (batch, time, input_size); returns (outputs, final state)."""

@@ -135,6 +135,7 @@ class Mixer(nn.Module, abc.ABC):
     the mixer runs ``scan`` over segments of the sequence (``forward``)."""
 
     segment = 512  # the most steps one ``scan`` call takes; see ``forward``
+    state_size: int  # the numbers ``state`` holds per sequence (a complex number counts two)
 
     def forward(self, u: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
         """``scan`` over segments of at most ``segment`` steps, the state carried from one to
@@ -264,6 +265,11 @@ class ResidualStack(nn.Module):
             x, layer_state = block(x, layer_state, record)
             final.append(layer_state)
         return self.norm(x), tuple(final)
+
+    def state_size(self, steps: int) -> int:
+        """One block's mixer state, both directions'."""
+        block = self.blocks[0]
+        return block.mixer.state_size * (1 if block.reverse is None else 2)
 
     def recording_copy(self) -> ResidualStack:
         """A copy with the same weights that runs step by step and keeps the top layer's h_t."""

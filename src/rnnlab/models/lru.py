@@ -38,6 +38,7 @@ from rnnlab.models.net import SequenceNet
 class LRU(Mixer):
     def __init__(self, width: int, state_size: int, r_min: float, r_max: float, max_phase: float) -> None:
         super().__init__()
+        self.state_size = 2 * state_size  # complex x
         # ring initialization: |lambda|^2 uniform in [r_min^2, r_max^2], the phase in [0, max_phase]
         radius = torch.sqrt(torch.rand(state_size) * (r_max**2 - r_min**2) + r_min**2)
         self.nu_log = nn.Parameter(torch.log(-torch.log(radius)))

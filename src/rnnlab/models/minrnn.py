@@ -50,6 +50,7 @@ def log_g(v: torch.Tensor) -> torch.Tensor:
 class MinGRU(Mixer):
     def __init__(self, width: int, scan: str = "linear") -> None:
         super().__init__()
+        self.state_size = width  # h
         self.linear = nn.Linear(width, 2 * width)  # the candidate h~ and the update gate z
         self.log_space = scan == "log"
 
@@ -74,6 +75,7 @@ class MinGRU(Mixer):
 class MinLSTM(Mixer):
     def __init__(self, width: int, scan: str = "linear") -> None:
         super().__init__()
+        self.state_size = width  # h
         self.linear = nn.Linear(width, 3 * width)  # the forget gate f, the input gate i, the candidate h~
         self.log_space = scan == "log"
 

@@ -105,6 +105,10 @@ class SequenceNet(nn.Module):
         self.drop = nn.Dropout(float(dropout))
         self.drop_input = input_encoding == "embedding"
 
+    def state_size(self, steps: int) -> int:
+        """The numbers the backbone carries per sequence and layer after ``steps`` steps."""
+        return self.backbone.state_size(steps)
+
     @property
     def num_parameters(self) -> int:
         """Trainable parameters, a tied weight counted once."""

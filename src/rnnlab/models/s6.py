@@ -42,7 +42,8 @@ class S6(Mixer):
     def __init__(self, width: int, state_size: int, expand: int, conv_kernel: int) -> None:
         super().__init__()
         inner, rank = expand * width, math.ceil(width / 16)
-        self.inner, self.kernel, self.rank, self.state_size = inner, conv_kernel, rank, state_size
+        self.inner, self.kernel, self.rank, self.features = inner, conv_kernel, rank, state_size
+        self.state_size = inner * state_size + (conv_kernel - 1) * inner  # h, the convolution's inputs
         self.in_proj = nn.Linear(width, 2 * inner, bias=False)
         self.conv = nn.Conv1d(inner, inner, conv_kernel, groups=inner)
         self.x_proj = nn.Linear(inner, rank + 2 * state_size, bias=False)  # delta (low rank), B, C
@@ -58,7 +59,7 @@ class S6(Mixer):
     def _selective(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """exp(delta A), delta * x * B (..., inner, state_size) and C (..., state_size) from
         the convolved inputs x (..., inner)."""
-        low, B, C = self.x_proj(x).split([self.rank, self.state_size, self.state_size], dim=-1)
+        low, B, C = self.x_proj(x).split([self.rank, self.features, self.features], dim=-1)
         delta = F.softplus(self.dt_proj(low))
         decay = torch.exp(delta.unsqueeze(-1) * -torch.exp(self.A_log))
         drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)

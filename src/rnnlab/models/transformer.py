@@ -127,12 +127,17 @@ class TransformerBackbone(nn.Module):
             TransformerBlock(hidden_size, num_heads, context, dropout) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(hidden_size)
+        self.context, self.inner = context, self.blocks[0].attention.qkv.out_features // 3
         # GPT-2's initialization: small normal weights, the residual outputs scaled by depth
         for name, parameter in self.named_parameters():
             if name.endswith(("proj.weight", "down.weight")):
                 nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * num_layers))
             elif name.endswith("weight") and parameter.dim() == 2:
                 nn.init.normal_(parameter, std=0.02)
+
+    def state_size(self, steps: int) -> int:
+        """The cache after ``steps`` steps: keys and values of up to ``context`` - 1 positions."""
+        return 2 * min(self.context - 1, steps) * self.inner
 
     def forward(
         self, x: torch.Tensor, state: tuple[Cache, ...] | None = None

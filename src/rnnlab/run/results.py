@@ -111,5 +111,10 @@ def print_summary(metrics: Mapping[str, Any], title: str) -> None:
                 table.add_row(key, f"{metrics[key]:.4g}", *("" if v is None else f"{v:.4g}" for v in row))
     console = Console()
     console.print(table)
+    if "model/params" in metrics:
+        size = f"model: {metrics['model/params']:,} parameters, width {metrics['model/hidden_size']}"
+        if "model/state_size" in metrics:
+            size += f", {metrics['model/state_size']:,} numbers of state per layer"
+        console.print(size, highlight=False)
     for warning in metrics.get("warnings", []):
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)

@@ -70,13 +70,21 @@ def fit(trainer, task, datamodule, ckpt_path: str | None, run_dir: Path) -> None
         raise RunInterrupted(interrupt.signal, run_dir)
 
 
-def fit_metrics(trainer, task, budget) -> dict:
-    """What training leaves to report: the last logged metrics, the best monitored score, the
-    network's size, how far the schedule and the budget got."""
+def fit_metrics(trainer, task, datamodule, budget) -> dict:
+    """What training leaves to report: the last logged metrics, the network's size (its
+    parameters, its width, the numbers of state it carries per layer over the run's
+    sequences), how far the schedule and the budget got."""
     from rnnlab.run.results import scalar_metrics
 
     metrics = scalar_metrics(trainer.callback_metrics)
-    metrics.update({"model/params": task.net.num_parameters, "model/hidden_size": task.net.hidden_size})
+    steps = next(iter(datamodule.val_dataloader()))[0].shape[1]  # the run's sequence length
+    metrics.update(
+        {
+            "model/params": task.net.num_parameters,
+            "model/hidden_size": task.net.hidden_size,
+            "model/state_size": task.net.state_size(steps),
+        }
+    )
     metrics.update(schedule_metrics(trainer))
     if budget is not None:
         metrics.update(budget.summary_metrics())

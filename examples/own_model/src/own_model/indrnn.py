@@ -65,6 +65,10 @@ class IndRNN(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.output_size = hidden_size
 
+    def state_size(self, steps: int) -> int:
+        """h of a layer: what a recall study draws the family against."""
+        return self.output_size
+
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if state is None:
             state = x.new_zeros(len(self.layers), x.shape[0], self.output_size)
