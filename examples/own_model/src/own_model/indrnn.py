@@ -69,7 +69,9 @@ class IndRNN(nn.Module):
         """h of a layer: what a recall study draws the family against."""
         return self.output_size
 
-    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if state is None:
             state = x.new_zeros(len(self.layers), x.shape[0], self.output_size)
         last = []
