@@ -178,6 +178,25 @@ class Mixer(nn.Module, abc.ABC):
         return torch.stack(outputs, dim=1), state
 
 
+def causal_conv(
+    x: torch.Tensor, before: torch.Tensor | None, weight: torch.Tensor, bias: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A causal depthwise convolution over time, x (batch, T, channels) with ``weight``
+    (channels, 1, k) as nn.Conv1d holds it, seeing the k - 1 inputs ``before`` x (zeros for
+    None). Returns the outputs and the last k - 1 inputs, the state the next call needs.
+    As k shifted products: forward and backward are elementwise, 2x faster on a CPU than
+    conv1d's depthwise kernels (docs/benchmarks.md)."""
+    k = weight.shape[-1]
+    if before is None:
+        before = x.new_zeros(x.shape[0], k - 1, x.shape[2])
+    padded = torch.cat([before, x], dim=1)
+    steps = x.shape[1]
+    y = torch.addcmul(bias, padded[:, k - 1 :], weight[:, 0, k - 1])
+    for shift in range(k - 1):
+        y = torch.addcmul(y, padded[:, shift : shift + steps], weight[:, 0, shift])
+    return y, padded[:, padded.shape[1] - (k - 1) :]
+
+
 class MLP(nn.Module):
     """The transformer's position-wise feed-forward layer (4x wide, GELU)."""
 

@@ -38,7 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnlab.declared import Annotated, Field, declared
-from rnnlab.models.blocks import Mixer, ResidualStack
+from rnnlab.models.blocks import Mixer, ResidualStack, causal_conv
 from rnnlab.models.net import SequenceNet
 
 SSDState = tuple[torch.Tensor, torch.Tensor]  # the last k - 1 convolution inputs, h
@@ -51,30 +51,31 @@ def ssd(
 
     x (batch, T, heads, p) the discretized inputs dt x, a (batch, T, heads) the log decays,
     B and C (batch, T, n), h (batch, heads, p, n) the state before step 1. Returns y
-    (batch, T, heads, p) and the state after the last step."""
+    (batch, T, heads, p) and the state after the last step. Every product is a batched
+    matrix product over (batch, chunk, head)."""
     batch, steps, heads, p = x.shape
     chunks = -(-steps // chunk)
     pad = chunks * chunk - steps  # steps that keep the state: no decay, no input
-    x, a, B, C = (F.pad(t, (0, 0) * (t.dim() - 2) + (0, pad)) for t in (x, a, B, C))
-    x = x.view(batch, chunks, chunk, heads, p)
-    a = a.view(batch, chunks, chunk, heads)
-    B, C = B.view(batch, chunks, chunk, -1), C.view(batch, chunks, chunk, -1)
+    x = F.pad(x, (0, 0, 0, 0, 0, pad)).view(batch, chunks, chunk, heads, p).transpose(2, 3)
+    s = F.pad(a, (0, 0, 0, pad)).view(batch, chunks, chunk, heads).transpose(2, 3).cumsum(-1)
+    B, C = (F.pad(t, (0, 0, 0, pad)).view(batch, chunks, 1, chunk, -1) for t in (B, C))
+    # s (batch, chunks, heads, L): the log decay from the chunk's start; x (.., heads, L, p)
 
-    s = a.cumsum(dim=2)  # (batch, chunks, L, heads): the log decay from the chunk's start
     causal = torch.ones(chunk, chunk, dtype=torch.bool, device=x.device).tril()
-    gaps = (s.unsqueeze(3) - s.unsqueeze(2)).masked_fill(~causal[..., None], -math.inf)
-    within = torch.einsum("bctn,bcjn,bctjh,bcjhp->bcthp", C, B, gaps.exp(), x)
+    gaps = (s.unsqueeze(-1) - s.unsqueeze(-2)).masked_fill(~causal, -math.inf)  # s_t - s_j
+    within = ((C @ B.transpose(-1, -2)) * gaps.exp()) @ x
 
-    to_end = (s[:, :, -1:] - s).exp()  # what each step's input has decayed by at the chunk's end
-    local = torch.einsum("bcjh,bcjhp,bcjn->bchpn", to_end, x, B)
-    whole = s[:, :, -1].exp()  # (batch, chunks, heads): the decay over the whole chunk
+    to_end = (s[..., -1:] - s).exp()  # what each step's input has decayed by at the chunk's end
+    local = (x * to_end.unsqueeze(-1)).transpose(-1, -2) @ B  # (batch, chunks, heads, p, n)
+    whole = s[..., -1].exp()  # (batch, chunks, heads): the decay over the whole chunk
     entering = []
     for k in range(chunks):
         entering.append(h)
         h = whole[:, k, :, None, None] * h + local[:, k]
     entering = torch.stack(entering, dim=1)  # (batch, chunks, heads, p, n)
-    carried = torch.einsum("bctn,bchpn,bcth->bcthp", C, entering, s.exp())
-    return (within + carried).reshape(batch, chunks * chunk, heads, p)[:, :steps], h
+    carried = (C @ entering.transpose(-1, -2)) * s.exp().unsqueeze(-1)
+    y = (within + carried).transpose(2, 3).reshape(batch, chunks * chunk, heads, p)
+    return y[:, :steps], h
 
 
 class SSD(Mixer):
@@ -113,13 +114,11 @@ class SSD(Mixer):
     def scan(self, u: torch.Tensor, state: SSDState | None = None) -> tuple[torch.Tensor, SSDState]:
         z, xBC, dt = self._split(u)
         batch = u.shape[0]
-        before = xBC.new_zeros(batch, self.kernel - 1, self.conv_width) if state is None else state[0]
-        padded = torch.cat([before, xBC], dim=1)  # the causal convolution sees k - 1 earlier inputs
-        xBC = F.conv1d(padded.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.conv_width)
-        x, B, C, dt, a = self._ssm_inputs(F.silu(xBC.transpose(1, 2)), dt)
+        xBC, inputs = causal_conv(xBC, None if state is None else state[0], self.conv.weight, self.conv.bias)
+        x, B, C, dt, a = self._ssm_inputs(F.silu(xBC), dt)
         h = x.new_zeros(batch, self.heads, self.head_size, self.features) if state is None else state[1]
         y, h = ssd(x * dt.unsqueeze(-1), a, B, C, h, self.chunk)
-        return self._out(y, x, z), (padded[:, padded.shape[1] - (self.kernel - 1) :], h)
+        return self._out(y, x, z), (inputs, h)
 
     def step(self, u_t: torch.Tensor, state: SSDState | None = None) -> tuple[torch.Tensor, SSDState]:
         z, xBC, dt = self._split(u_t)
@@ -151,7 +150,7 @@ class Mamba2Net(SequenceNet):
         conv_kernel: Annotated[int, Field(ge=1, description="the causal depthwise convolution's width")] = 4,
         chunk_size: Annotated[
             int, Field(ge=1, description="steps per chunk of the SSD algorithm (any length is padded)")
-        ] = 32,
+        ] = 64,
         **settings,
     ) -> None:
         mixer = partial(
