@@ -19,6 +19,8 @@ FAMILIES = {
     **{name: model_builder(name) for name in FAMILY_OPTIONS},
     "mingru log": model_builder("mingru", scan="log"),  # the paper's log-space scan
     "minlstm log": model_builder("minlstm", scan="log"),
+    # chunks shorter than the sequences below, which are no multiple of them
+    "mamba2 chunks": model_builder("mamba2", chunk_size=8),
     # a context shorter than the sequences below, so that the sliding window is exercised
     "transformer": model_builder("transformer", num_heads=2, context=5),
     "lstm": model_builder("lstm"),
