@@ -21,6 +21,8 @@ FAMILIES = {
     "minlstm log": model_builder("minlstm", scan="log"),
     # chunks shorter than the sequences below, which are no multiple of them
     "mamba2 chunks": model_builder("mamba2", chunk_size=8),
+    "deltanet chunks": model_builder("deltanet", chunk_size=8, short_conv=False, output_gate=True),
+    "gated_deltanet chunks": model_builder("gated_deltanet", chunk_size=8),
     # a context shorter than the sequences below, so that the sliding window is exercised
     "transformer": model_builder("transformer", num_heads=2, context=5),
     "lstm": model_builder("lstm"),
