@@ -23,6 +23,7 @@ FAMILIES = {
     "mamba2 chunks": model_builder("mamba2", chunk_size=8),
     "deltanet chunks": model_builder("deltanet", chunk_size=8, short_conv=False, output_gate=True),
     "gated_deltanet chunks": model_builder("gated_deltanet", chunk_size=8),
+    "mlstm chunks": model_builder("mlstm", chunk_size=8),
     # a context shorter than the sequences below, so that the sliding window is exercised
     "transformer": model_builder("transformer", num_heads=2, context=5),
     "lstm": model_builder("lstm"),
@@ -224,3 +225,22 @@ def test_the_declared_state_size_is_what_the_state_holds(option):
         one = build(input_size=3, output_size=2, hidden_size=8)
         both = build(input_size=3, output_size=2, hidden_size=8, bidirectional=True)
         assert both.state_size(5) == 2 * one.state_size(5)
+
+
+def test_the_mlstm_stays_finite_at_4096_steps_with_extreme_gates():
+    """Gate pre-activations in the hundreds (e^88 overflows float32): the stabilized
+    chunkwise form keeps every number finite in float32 and agrees with its step mode."""
+    torch.manual_seed(0)
+    net = model_builder("mlstm")(input_size=2, output_size=2, hidden_size=8, num_layers=1, head="step")
+    mixer = net.backbone.blocks[0].mixer
+    with torch.no_grad():
+        mixer.gates.weight.normal_(0, 40.0)
+        mixer.gates.bias.uniform_(-300.0, 300.0)
+    x = torch.randn(2, 4096, 2) * 3
+    with torch.no_grad():
+        y, (state,) = net(x)
+        stepper = copy.deepcopy(net)
+        stepper.backbone = net.backbone.recording_copy()
+        z, _ = stepper(x[:, :300])
+    assert torch.isfinite(y).all() and all(torch.isfinite(t).all() for t in state)
+    torch.testing.assert_close(y[:, :300], z, rtol=1e-3, atol=1e-4)
