@@ -43,6 +43,15 @@ from rnnlab.declared import Annotated, Field, declared
 from rnnlab.models.blocks import Mixer, ResidualStack, causal_conv
 from rnnlab.models.net import SequenceNet
 
+# where e^{-m} underflows (m > 88 in float32) and n . q is 0, the normalizer would be 0: the
+# paper's kernels add this, as here
+EPS = 1e-6
+
+
+def floor(m: torch.Tensor) -> torch.Tensor:
+    """The normalizer's lower bound e^{-m}, capped at e^60: beyond it h~ is below e^-60 of its
+    numerator either way, and an infinite bound would make the gradient 0 x inf = NaN."""
+    return torch.exp(torch.clamp(-m, max=60.0))
 # C (batch, heads, key, value), n (batch, heads, key), m (batch, heads), the convolution's inputs
 MLSTMState = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -79,7 +88,7 @@ def mlstm_chunkwise(
         carried = (entering - m_t).exp()
         numerator = carried.unsqueeze(-1) * (q[:, :, c] @ C) + weights @ v[:, :, c]
         denominator = carried * (q[:, :, c] @ n.unsqueeze(-1)).squeeze(-1) + weights.sum(-1)
-        outputs.append(numerator / torch.maximum(denominator.abs(), (-m_t).exp()).unsqueeze(-1))
+        outputs.append(numerator / (torch.maximum(denominator.abs(), floor(m_t)) + EPS).unsqueeze(-1))
         # the state after the chunk: its last step's weights, stabilized by its m
         m_end = m_t[..., -1]
         last = (D[:, :, c, -1] - m_end.unsqueeze(-1)).exp().unsqueeze(-1)  # (batch, heads, L, 1)
@@ -149,7 +158,7 @@ class MLSTM(Mixer):
         i_gate, f_gate = (i - m_new).exp(), (log_f + m - m_new).exp()
         C = f_gate[..., None, None] * C + i_gate[..., None, None] * k.unsqueeze(-1) * v.unsqueeze(-2)
         n = f_gate.unsqueeze(-1) * n + i_gate.unsqueeze(-1) * k
-        denominator = torch.maximum((n * q).sum(-1).abs(), (-m_new).exp())
+        denominator = torch.maximum((n * q).sum(-1).abs(), floor(m_new)) + EPS
         h = (q.unsqueeze(-2) @ C).squeeze(-2) / denominator.unsqueeze(-1)  # C^T q / ...
         return self._out(h.unsqueeze(2), convolved, z)[:, 0], (C, n, m_new, inputs)
 
