@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnnlab.errors import ConfigError
+from rnnlab.models import s6
 from rnnlab.models.backbone import RecordsHiddenStates
 from rnnlab.models.blocks import Mixer
 from rnnlab.models.minrnn import MinRNNNet
@@ -86,6 +87,7 @@ def test_the_scan_equals_the_step_mode(family, bidirectional, segment, monkeypat
     it); the network itself runs the parallel scan. From a carried state, in float64."""
     if segment is not None:
         monkeypatch.setattr(Mixer, "segment", segment)
+    monkeypatch.setattr(s6, "CHUNK", 8)  # S6 holds 8 steps' states at a time: 37 steps are 5 chunks
     net = _net(family, bidirectional=bidirectional)
     torch.manual_seed(1)
     prefix, x = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, TIME, 3, dtype=torch.float64)

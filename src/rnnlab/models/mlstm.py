@@ -52,6 +52,8 @@ def floor(m: torch.Tensor) -> torch.Tensor:
     """The normalizer's lower bound e^{-m}, capped at e^60: beyond it h~ is below e^-60 of its
     numerator either way, and an infinite bound would make the gradient 0 x inf = NaN."""
     return torch.exp(torch.clamp(-m, max=60.0))
+
+
 # C (batch, heads, key, value), n (batch, heads, key), m (batch, heads), the convolution's inputs
 MLSTMState = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 

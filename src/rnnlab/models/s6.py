@@ -16,10 +16,15 @@ selection mechanism. Initialization as in the paper: A_log = log(1..state_size) 
 channel (S4D-real), delta's bias set so that softplus gives steps log-uniform in
 [0.001, 0.1], D = 1.
 
-Training runs the recurrence by a parallel scan (models/blocks.py:linear_scan) over the
-whole (batch, time, inner, state_size) state; the step mode carries the last k - 1
-convolution inputs and h_t, as Mamba's generation does. The block is stacked with a
-pre-norm residual path and no MLP, as Mamba is (models/blocks.py).
+Training runs the recurrence by a parallel scan (models/blocks.py:linear_scan) over chunks
+of ``CHUNK`` steps, carrying h from one to the next: the (batch, time, inner, state_size)
+state is never held whole. Each chunk's states are made, read by C and dropped, and made
+again in the backward pass (activation checkpointing), so memory grows with T only by the
+(batch, T, inner) inputs: T = 4096 trains where the whole-sequence scan held 1 GiB per
+tensor, and chunks that fit the CPU's caches made it 2x faster (docs/benchmarks.md). The
+step mode carries the last k - 1 convolution inputs and h_t, as Mamba's generation does.
+The block is stacked with a pre-norm residual path and no MLP, as Mamba is
+(models/blocks.py).
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from functools import partial
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from rnnlab.declared import Annotated, Field, declared
-from rnnlab.models.blocks import Mixer, ResidualStack, linear_scan
+from rnnlab.models.blocks import Mixer, ResidualStack, causal_conv, linear_scan
 from rnnlab.models.net import SequenceNet
 
 S6State = tuple[torch.Tensor, torch.Tensor]  # the last k - 1 convolution inputs, h
+CHUNK = 64  # steps whose states are held at once (measured best of 32, 64, 128 at T = 1024)
 
 
 class S6(Mixer):
@@ -57,31 +64,41 @@ class S6(Mixer):
             self.dt_proj.bias.copy_(step + torch.log(-torch.expm1(-step)))
 
     def _selective(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """exp(delta A), delta * x * B (..., inner, state_size) and C (..., state_size) from
-        the convolved inputs x (..., inner)."""
+        """delta (..., inner), B and C (..., state_size) from the convolved inputs x (..., inner)."""
         low, B, C = self.x_proj(x).split([self.rank, self.features, self.features], dim=-1)
-        delta = F.softplus(self.dt_proj(low))
+        return F.softplus(self.dt_proj(low)), B, C
+
+    def _chunk(
+        self, delta: torch.Tensor, x: torch.Tensor, B: torch.Tensor, C: torch.Tensor, h: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """C . h_t for the steps of one chunk, and the last h: h_t = exp(delta A) h_{t-1} + delta x B."""
         decay = torch.exp(delta.unsqueeze(-1) * -torch.exp(self.A_log))
         drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)
-        return decay, drive, C
+        states = linear_scan(decay, drive, h)
+        return torch.einsum("btdn,btn->btd", states, C), states[:, -1]
 
     def scan(self, u: torch.Tensor, state: S6State | None = None) -> tuple[torch.Tensor, S6State]:
         x, z = self.in_proj(u).chunk(2, dim=-1)
-        before = x.new_zeros(x.shape[0], self.kernel - 1, self.inner) if state is None else state[0]
-        padded = torch.cat([before, x], dim=1)  # the causal convolution sees k - 1 earlier inputs
-        x = F.silu(F.conv1d(padded.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.inner))
-        x = x.transpose(1, 2)
-        decay, drive, C = self._selective(x)
-        h = linear_scan(decay, drive, None if state is None else state[1])
-        y = torch.einsum("btdn,btn->btd", h, C) + self.D * x
-        return self.out_proj(y * F.silu(z)), (padded[:, padded.shape[1] - (self.kernel - 1) :], h[:, -1])
+        x, inputs = causal_conv(x, None if state is None else state[0], self.conv.weight, self.conv.bias)
+        x = F.silu(x)
+        delta, B, C = self._selective(x)
+        h = x.new_zeros(x.shape[0], self.inner, self.features) if state is None else state[1]
+        outputs = []
+        for start in range(0, x.shape[1], CHUNK):
+            part = (t[:, start : start + CHUNK] for t in (delta, x, B, C))
+            y, h = checkpoint(self._chunk, *part, h, use_reentrant=False)
+            outputs.append(y)
+        y = torch.cat(outputs, dim=1) + self.D * x
+        return self.out_proj(y * F.silu(z)), (inputs, h)
 
     def step(self, u_t: torch.Tensor, state: S6State | None = None) -> tuple[torch.Tensor, S6State]:
         x, z = self.in_proj(u_t).chunk(2, dim=-1)
         before = x.new_zeros(x.shape[0], self.kernel - 1, self.inner) if state is None else state[0]
         window = torch.cat([before, x.unsqueeze(1)], dim=1)  # (batch, k, inner)
         x = F.silu(torch.einsum("bkd,dk->bd", window, self.conv.weight[:, 0]) + self.conv.bias)
-        decay, drive, C = self._selective(x)
+        delta, B, C = self._selective(x)
+        decay = torch.exp(delta.unsqueeze(-1) * -torch.exp(self.A_log))
+        drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)
         h = drive if state is None else decay * state[1] + drive
         y = (h * C.unsqueeze(-2)).sum(-1) + self.D * x
         return self.out_proj(y * F.silu(z)), (window[:, 1:], h)
