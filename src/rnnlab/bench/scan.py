@@ -1,13 +1,11 @@
 """scan: forward + backward of one layer, batch 16, width 128, float32 on the CPU, against
 the sequence length T: PyTorch's fused nn.LSTM and nn.GRU (a loop over time in C++) and
 each modern family's layer in its parallel form (minGRU and minLSTM by the chunked linear
-scan and, as ``_log``, by the paper's log-space scan; LRU and S6 by the linear scan; one
-causal transformer block). Layers measured in
-turn in each repeat, medians, and nn.GRU's time over each layer's (x = times faster).
-
-S6 keeps T x 2*width x state_size numbers per sequence (16 x 4096 x 256 x 16 floats is
-1 GiB for one tensor, and the backward pass keeps several), so it runs only up to
-``S6_MAX_T``.
+scan and, as ``_log``, by the paper's log-space scan; LRU by the linear scan, S6 by it in
+checkpointed chunks; Mamba-2, DeltaNet, Gated DeltaNet and mLSTM in their chunked forms;
+one causal transformer block). Layers measured in turn in each repeat, medians, and
+nn.GRU's time over each layer's (x = times faster). At the longest T each layer also runs
+once in a process of its own, whose peak resident memory is reported (``peak_rss_mb``).
 """
 
 from __future__ import annotations
@@ -18,8 +16,10 @@ from rnnlab.bench.common import ms_per_call, print_table
 
 REPEATS = 3
 LENGTHS = (64, 256, 1024, 4096)
-LAYERS = ("lstm", "gru", "mingru", "minlstm", "mingru_log", "minlstm_log", "lru", "s6", "transformer")
-S6_MAX_T = 1024
+LAYERS = (
+    "lstm", "gru", "mingru", "minlstm", "mingru_log", "minlstm_log", "lru", "s6",
+    "mamba2", "deltanet", "gated_deltanet", "mlstm", "transformer",
+)  # fmt: skip
 HEADLINE_T = 1024
 
 
@@ -27,8 +27,11 @@ def _layers(width: int) -> dict:
     """Each layer as a function (batch, T, width) -> (batch, T, width)."""
     from torch import nn
 
+    from rnnlab.models.delta import DeltaRule
     from rnnlab.models.lru import LRU
+    from rnnlab.models.mamba2 import SSD
     from rnnlab.models.minrnn import MinGRU, MinLSTM
+    from rnnlab.models.mlstm import MLSTM
     from rnnlab.models.s6 import S6
     from rnnlab.models.transformer import TransformerBlock
 
@@ -40,6 +43,14 @@ def _layers(width: int) -> dict:
         "minlstm_log": MinLSTM(width, scan="log"),
         "lru": LRU(width, width, r_min=0.4, r_max=0.99, max_phase=6.28),
         "s6": S6(width, state_size=16, expand=2, conv_kernel=4),
+        "mamba2": SSD(width, state_size=32, expand=2, num_heads=4, conv_kernel=4, chunk_size=64),
+        **{
+            name: DeltaRule(
+                width, 4, 1, gated, short_conv=True, conv_kernel=4, output_gate=gated, chunk_size=64
+            )
+            for name, gated in (("deltanet", False), ("gated_deltanet", True))
+        },
+        "mlstm": MLSTM(width, num_heads=4, expand=2, conv_kernel=4, chunk_size=64),
     }
     block = TransformerBlock(width, num_heads=4, context=max(LENGTHS), dropout=0.0)
     return {
@@ -50,7 +61,7 @@ def _layers(width: int) -> dict:
     }
 
 
-def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1) -> dict:
+def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1, peak=True) -> dict:
     import torch
 
     torch.manual_seed(0)
@@ -58,7 +69,7 @@ def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1) -> dict
     rows = []
     for steps in lengths:
         x = torch.randn(batch, steps, width)
-        names = [name for name in LAYERS if name != "s6" or steps <= S6_MAX_T]
+        names = list(LAYERS)
 
         def step(name: str, x: torch.Tensor = x) -> None:
             module, run = layers[name]
@@ -80,8 +91,36 @@ def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1) -> dict
                 "runs_ms": times,
             }
         )
-    shape = {"batch": batch, "width": width}
-    return {"shape": shape, "repeats": repeats, "torch_threads": torch.get_num_threads(), "lengths": rows}
+    result = {
+        "shape": {"batch": batch, "width": width},
+        "repeats": repeats,
+        "torch_threads": torch.get_num_threads(),
+        "lengths": rows,
+    }
+    if peak:
+        longest = max(lengths)
+        mb = {name: peak_rss_mb(name, batch, longest, width) for name in LAYERS}
+        result["peak_rss_mb"] = {"T": longest, "mb": mb}
+    return result
+
+
+def peak_rss_mb(name: str, batch: int, steps: int, width: int) -> float:
+    """One forward + backward of ``name`` at ``steps`` in a fresh process: its peak resident
+    memory in MB (the process's own, torch's libraries included)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, sys, torch\n"
+        "from rnnlab.bench.scan import _layers\n"
+        "module, run = _layers(int(sys.argv[3]))[sys.argv[1]]\n"
+        "run(torch.randn(int(sys.argv[4]), int(sys.argv[2]), int(sys.argv[3]))).sum().backward()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, name, str(steps), str(width), str(batch)], capture_output=True, text=True
+    )
+    return float(result.stdout.strip()) if result.returncode == 0 else float("nan")
 
 
 def show(result: dict) -> None:
@@ -107,3 +146,6 @@ def show(result: dict) -> None:
         if name not in ("lstm", "gru") and name in headline["faster_than_gru"]
     )
     print(f"T={headline['T']} vs nn.GRU: {faster}")
+    if "peak_rss_mb" in result:
+        peak = result["peak_rss_mb"]
+        print(f"peak RSS at T={peak['T']} (MB): " + " ".join(f"{n} {mb:.0f}" for n, mb in peak["mb"].items()))
