@@ -133,9 +133,31 @@ def test_report_refuses_an_x_that_is_not_a_swept_number(study_sweep, capsys):
         report_main([str(study_sweep), "--x", "model"])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "rnnlab-report: error: --x must be a swept key with numeric values (got 'model'; swept: model, "
+        "rnnlab-report: error: --x must be a swept key with numeric values, or a metric the runs wrote "
+        "with --along naming the swept keys that move a point along a line (got 'model'; swept: model, "
         "data.pairs, optimizer.lr)"
     )
+
+
+def test_report_draws_the_metric_against_another_metric_along_a_swept_key(tmp_path, capsys):
+    """The recall study's picture: test/acc against model/state_size, a line per family, its
+    points the widths (report.along); each point at its runs' mean state size."""
+    state = {"lstm": 4, "deltanet": 20}  # numbers of state per unit of width
+    for number, (model, width, seed) in enumerate((m, w, s) for m in state for w in (32, 64) for s in (0, 1)):
+        overrides = [f"model={model}", f"model.hidden_size={width}", f"seed={seed}"]
+        metrics = {
+            "status": "ok",
+            "test/acc": 0.5 + width / 200 + seed / 100,
+            "model/state_size": state[model] * width,
+        }
+        _fake_job(tmp_path, str(number), overrides, metrics)
+    report_main([str(tmp_path), "--metric", "test/acc", "--mode", "max", "--x", "model/state_size",
+                 "--along", "model.hidden_size"])  # fmt: skip
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| line \\ model.hidden_size | 32 | 64 |" in markdown
+    assert "| model=deltanet | 0.665 ± 0.007071 @ 640 | 0.825 ± 0.007071 @ 1280 |" in markdown
+    assert "| model=lstm | 0.665 ± 0.007071 @ 128 | 0.825 ± 0.007071 @ 256 |" in markdown
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_of_a_directory_without_jobs(tmp_path, capsys):

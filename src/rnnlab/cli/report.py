@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         help="the Optuna storage of a search kept outside its sweep dir (a .journal file or a URL)",
     )
     parser.add_argument(
+        "--along",
+        action="append",
+        help="with --x a metric (model/state_size): a swept key that moves a point along its line",
+    )
+    parser.add_argument(
         "--best-over",
         action="append",
         help="a swept key (e.g. optimizer.lr) to take the best of at each point",
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     metric = args.metric or stored.get("metric", "val/loss")
     mode = args.mode or stored.get("mode", "min")
     x, best_over = args.x or stored.get("x"), args.best_over or stored.get("best_over", [])
+    along = args.along or stored.get("along", [])
     rows = summarize(jobs, metric, mode)
     write_reports(args.sweep, jobs, rows, metric)
     study = read_study(args.sweep, args.storage) if x is None else None
@@ -56,12 +62,16 @@ def main(argv: list[str] | None = None) -> None:
         write_search(args.sweep, study, objectives)
         print_table(rows, metric, f"{args.sweep}: a search of {len(jobs)} trials")
     elif x is not None:
-        points = curves(jobs, metric, mode, x, best_over)
+        points = curves(jobs, metric, mode, x, best_over, along)
         if not points:
             swept = ", ".join(k for k in jobs[0].swept if not k.startswith(IGNORED)) or "none"
-            _refuse(f"--x must be a swept key with numeric values (got '{x}'; swept: {swept})")
-        write_curves(args.sweep, points, metric, x)
-        print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs")
+            _refuse(
+                f"--x must be a swept key with numeric values, or a metric the runs wrote with --along "
+                f"naming the swept keys that move a point along a line (got '{x}'; swept: {swept})"
+            )
+        columns_by = x if x in jobs[0].swept else ", ".join(along) or "run"
+        write_curves(args.sweep, points, metric, x, columns_by)
+        print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs", columns_by)
     else:
         print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
     failed = [j for j in jobs if j.status not in ("ok", "pruned")]

@@ -66,12 +66,22 @@ def write_reports(sweep: Path, jobs: list[Job], rows: list[dict], metric: str) -
     plt.close(fig)
 
 
-def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
-    """report.md gains the curves' table; report.png becomes the metric against ``x``."""
-    xs, lines = pivot(points)
+def _label(column) -> str:
+    return f"{column:g}" if isinstance(column, float) else str(column)
+
+
+def write_curves(sweep: Path, points: list[dict], metric: str, x: str, columns_by: str) -> None:
+    """report.md gains the curves' table (lines by ``columns_by``: x, or the keys that move
+    a point along a line); report.png becomes the metric against ``x``."""
+    columns, lines = pivot(points)
     table = [f"## {metric} against {x} (mean ± std over seeds)", ""]
-    table += [f"| line \\ {x} | " + " | ".join(f"{v:g}" for v in xs) + " |", "|---" * (len(xs) + 1) + "|"]
-    table += [f"| {line} | " + " | ".join(cell(row.get(v)) for v in xs) + " |" for line, row in lines.items()]
+    table += [
+        f"| line \\ {columns_by} | " + " | ".join(map(_label, columns)) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    table += [
+        f"| {line} | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for line, row in lines.items()
+    ]
     markdown = sweep / "report.md"
     markdown.write_text(markdown.read_text() + "\n" + "\n".join(table) + "\n")
 
@@ -82,7 +92,7 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for line, row in lines.items():
-        kept = [row[v] for v in xs if v in row and row[v]["ok"]]
+        kept = sorted((p for p in row.values() if p["ok"]), key=lambda p: p["x"])
         if not kept:
             continue
         position = [p["x"] for p in kept]
@@ -97,13 +107,15 @@ def write_curves(sweep: Path, points: list[dict], metric: str, x: str) -> None:
         at = sorted(baseline)
         means = [statistics.fmean(baseline[v]) for v in at]
         ax.plot(at, means, "k--", alpha=0.5, label="memoryless baseline")
+    xs = sorted({p["x"] for p in points})
     if xs and min(xs) > 0 and max(xs) / min(xs) >= 8:
         ax.set_xscale("log", base=2)
     means = [p["mean"] for p in points if p["ok"]]
     if means and min(means) > 0 and max(means) / min(means) >= 100:  # errors over decades
         ax.set_yscale("log")
-    ax.set_xticks(xs, [f"{v:g}" for v in xs])
-    ax.minorticks_off()
+    if len(xs) <= 12:  # a swept key's few values; a metric's many fall on the scale's own ticks
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+        ax.minorticks_off()
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} (mean ± std over seeds)")
     ax.grid(alpha=0.3)
@@ -197,17 +209,17 @@ def write_search(sweep: Path, study, metrics: list[str]) -> None:
         markdown.write_text(markdown.read_text() + "\n".join(table) + "\n")
 
 
-def print_curves(points: list[dict], metric: str, x: str, title: str) -> None:
+def print_curves(points: list[dict], metric: str, x: str, title: str, columns_by: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    xs, lines = pivot(points)
+    columns, lines = pivot(points)
     table = Table(title=f"{title}: {metric} against {x}", title_justify="left")
-    table.add_column(f"line \\ {x}")
-    for v in xs:
-        table.add_column(f"{v:g}", justify="right")  # the key is in the title: short columns fit
+    table.add_column(f"line \\ {columns_by}")
+    for column in columns:
+        table.add_column(_label(column), justify="right")  # the key is in the title: short columns fit
     for line, row in lines.items():
-        table.add_row(line, *(cell(row.get(v)) for v in xs))
+        table.add_row(line, *(cell(row.get(c)) for c in columns))
     Console().print(table)
 
 

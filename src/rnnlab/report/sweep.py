@@ -90,7 +90,7 @@ def read_sweep(sweep: Path) -> list[Job]:
 
 
 def stored_settings(sweep: Path) -> dict:
-    """metric, mode, x and best_over as the first job's config stored them (``report``,
+    """metric, mode, x, best_over and along as the first job's config stored them (``report``,
     ``optimized_metric``, ``optimized_mode``), each only when it has the right type: a sweep
     dir is someone's files."""
     for config in sorted(sweep.glob("*/.hydra/config.yaml")):
@@ -103,13 +103,15 @@ def stored_settings(sweep: Path) -> dict:
             "mode": report.get("mode") or _first(stored.get("optimized_mode")),
             "x": report.get("x"),
             "best_over": report.get("best_over"),
+            "along": report.get("along"),
         }
         kept = {k: v for k, v in settings.items() if isinstance(v, str) and v}
         if kept.get("mode") not in (None, "min", "max"):
             del kept["mode"]
-        best_over = settings["best_over"]
-        if isinstance(best_over, list) and all(isinstance(k, str) for k in best_over):
-            kept["best_over"] = best_over
+        for name in ("best_over", "along"):
+            keys = settings[name]
+            if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+                kept[name] = keys
         return kept
     return {}
 
@@ -159,7 +161,7 @@ def summarize(jobs: list[Job], metric: str, mode: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["ok"] == 0, sign * r["mean"] if r["ok"] else 0.0))
 
 
-def _overridevalue(job: Job, key: str) -> str | None:
+def _override_value(job: Job, key: str) -> str | None:
     return next((o.split("=", 1)[1] for o in job.overrides if _key(o) == key), None)
 
 
@@ -176,37 +178,52 @@ def baseline_key(metric: str) -> str:
     return f"{split}/baseline_{name}"
 
 
-def curves(jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str]) -> list[dict]:
-    """The metric against the swept key ``x``: one row per (line, x value), a line being
-    a configuration of the swept keys other than ``x``, the seed and ``best_over``; mean
-    and std over seeds, and where ``best_over`` keys are swept, the mean of their best
-    setting at that point (``chosen`` names it)."""
+def curves(
+    jobs: list[Job], metric: str, mode: str, x: str, best_over: list[str], along: list[str] = ()
+) -> list[dict]:
+    """The metric against ``x``: one row per point of a line, a line being a configuration
+    of the swept keys other than ``x``, the seed, ``best_over`` and ``along``; mean and std
+    over seeds, and where ``best_over`` keys are swept, the mean of their best setting at that
+    point (``chosen`` names it).
+
+    ``x`` is a swept key with numeric values (a point per value), or a metric of the runs
+    (``model/state_size``) whose points are the settings of the ``along`` keys (the width):
+    each point then lies at the mean of its runs' values of ``x``. Each row's ``column``
+    is what tables list points by: the value of ``x``, or of the ``along`` keys."""
     sign = 1 if mode == "min" else -1
-    groups: dict[tuple[str, float, str], list[Job]] = {}
+    swept = bool(jobs) and x in jobs[0].swept
+    hidden = (x, *best_over, *along)
+    groups: dict[tuple[str, float | str, str], list[Job]] = {}
     for job in jobs:
-        position = _number(_overridevalue(job, x))
-        if position is None:
+        if swept:
+            column = _number(_override_value(job, x))
+        else:
+            settings = [_override_value(job, key) for key in along]
+            number = _number(settings[0]) if len(settings) == 1 else None
+            column = number if number is not None else " ".join(str(s) for s in settings)
+            column = column if value(job, x) is not None else None
+        if column is None:
             continue
-        hidden = (x, *best_over)
         line = " ".join(o for o in job.configuration.split(" ") if _key(o) not in hidden) or "(defaults)"
         chosen = " ".join(o for o in job.overrides if _key(o) in best_over and _key(o) in job.swept)
-        groups.setdefault((line, position, chosen), []).append(job)
-    best: dict[tuple[str, float], dict] = {}
-    for (line, position, chosen), members in groups.items():
+        groups.setdefault((line, column, chosen), []).append(job)
+    best: dict[tuple[str, float | str], dict] = {}
+    for (line, column, chosen), members in groups.items():
         baselines = [v for v in (value(j, baseline_key(metric)) for j in members) if v is not None]
         row = {
             "baseline": statistics.fmean(baselines) if baselines else None,
             "line": line,
-            "x": position,
+            "column": column,
+            "x": column if swept else statistics.fmean(value(j, x) for j in members),
             "chosen": chosen,
             **_over_seeds(members, metric),
         }
-        current = best.get((line, position))
+        current = best.get((line, column))
         better = row["ok"] and (
             not current or not current["ok"] or sign * row["mean"] < sign * current["mean"]
         )
         if current is None or better:
-            best[(line, position)] = row
+            best[(line, column)] = row
     return sorted(best.values(), key=lambda r: (r["line"], r["x"]))
 
 
@@ -214,12 +231,13 @@ def fmt(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
-def pivot(points: list[dict]) -> tuple[list[float], dict[str, dict[float, dict]]]:
-    xs = sorted({p["x"] for p in points})
-    lines: dict[str, dict[float, dict]] = {}
+def pivot(points: list[dict]) -> tuple[list, dict[str, dict]]:
+    """The points' columns in order, and each line's points by column."""
+    columns = sorted({p["column"] for p in points}, key=lambda c: (isinstance(c, str), c))
+    lines: dict[str, dict] = {}
     for point in points:
-        lines.setdefault(point["line"], {})[point["x"]] = point
-    return xs, lines
+        lines.setdefault(point["line"], {})[point["column"]] = point
+    return columns, lines
 
 
 def cell(point: dict | None) -> str:
@@ -227,4 +245,6 @@ def cell(point: dict | None) -> str:
         return "-"
     # one run has no spread to show: "± 0" would claim seeds that agree
     text = f"{fmt(point['mean'])} ± {fmt(point['std'])}" if point["ok"] > 1 else fmt(point["mean"])
+    if point["x"] != point["column"]:  # a point at a metric's value: say where
+        text += f" @ {fmt(point['x'])}"
     return f"{text} ({point['chosen']})" if point["chosen"] else text

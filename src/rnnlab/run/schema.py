@@ -86,6 +86,9 @@ class ReportSettings(Settings):
     mode: Annotated[Literal["min", "max"] | None, Setting("which way is better")] = None
     x: Annotated[str | None, Setting("a swept numeric key to plot the metric against")] = None
     best_over: Annotated[list[str], Setting("swept keys whose best setting each point takes")] = []
+    along: Annotated[
+        list[str], Setting("with x a metric: swept keys that move a point along its line (the width)")
+    ] = []
 
 
 class TrainSettings(Settings):
