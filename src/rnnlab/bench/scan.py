@@ -110,12 +110,14 @@ def peak_rss_mb(name: str, batch: int, steps: int, width: int) -> float:
     import subprocess
     import sys
 
+    # VmHWM: the process's own peak (getrusage's maxrss carries the parent's over exec)
     code = (
-        "import resource, sys, torch\n"
+        "import re, sys, torch\n"
         "from rnnlab.bench.scan import _layers\n"
         "module, run = _layers(int(sys.argv[3]))[sys.argv[1]]\n"
         "run(torch.randn(int(sys.argv[4]), int(sys.argv[2]), int(sys.argv[3]))).sum().backward()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status)[1]) / 1024)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, name, str(steps), str(width), str(batch)], capture_output=True, text=True

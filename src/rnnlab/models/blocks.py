@@ -194,7 +194,7 @@ def causal_conv(
     y = torch.addcmul(bias, padded[:, k - 1 :], weight[:, 0, k - 1])
     for shift in range(k - 1):
         y = torch.addcmul(y, padded[:, shift : shift + steps], weight[:, 0, shift])
-    return y, padded[:, padded.shape[1] - (k - 1) :]
+    return y, padded[:, padded.shape[1] - (k - 1) :].clone()  # not a view that keeps all of padded
 
 
 class MLP(nn.Module):

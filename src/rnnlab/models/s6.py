@@ -75,7 +75,8 @@ class S6(Mixer):
         decay = torch.exp(delta.unsqueeze(-1) * -torch.exp(self.A_log))
         drive = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)
         states = linear_scan(decay, drive, h)
-        return torch.einsum("btdn,btn->btd", states, C), states[:, -1]
+        # the last state copied: a view would keep the chunk's states alive until the backward
+        return torch.einsum("btdn,btn->btd", states, C), states[:, -1].clone()
 
     def scan(self, u: torch.Tensor, state: S6State | None = None) -> tuple[torch.Tensor, S6State]:
         x, z = self.in_proj(u).chunk(2, dim=-1)

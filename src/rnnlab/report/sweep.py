@@ -215,6 +215,7 @@ def curves(
             "line": line,
             "column": column,
             "x": column if swept else statistics.fmean(value(j, x) for j in members),
+            "placed": not swept,  # at a metric's value, which tables then show beside the mean
             "chosen": chosen,
             **_over_seeds(members, metric),
         }
@@ -245,6 +246,6 @@ def cell(point: dict | None) -> str:
         return "-"
     # one run has no spread to show: "± 0" would claim seeds that agree
     text = f"{fmt(point['mean'])} ± {fmt(point['std'])}" if point["ok"] > 1 else fmt(point["mean"])
-    if point["x"] != point["column"]:  # a point at a metric's value: say where
+    if point.get("placed"):  # a point at a metric's value: say where
         text += f" @ {fmt(point['x'])}"
     return f"{text} ({point['chosen']})" if point["chosen"] else text
