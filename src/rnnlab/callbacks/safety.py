@@ -12,9 +12,12 @@ import torch
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number."""
 
-    def __init__(self, value: float, step: int, epoch: int, last_checkpoint: str | None) -> None:
+    def __init__(
+        self, value: float, step: int, epoch: int, last_checkpoint: str | None, network: str = ""
+    ) -> None:
         self.value, self.step, self.epoch, self.last_checkpoint = value, step, epoch, last_checkpoint
-        super().__init__(f"the loss became {value} at step {step} (epoch {epoch})")
+        where = f" in {network}" if network else ""
+        super().__init__(f"the loss became {value} at step {step} (epoch {epoch}){where}")
 
 
 class DivergenceGuard(L.Callback):
@@ -31,8 +34,9 @@ class DivergenceGuard(L.Callback):
                 or getattr(checkpoint, "best_model_path", "")
                 or trainer.ckpt_path  # a resumed run's starting point
             )
+            network = type(pl_module.net).__name__  # which family diverged
             raise TrainingDiverged(
-                float(loss.detach()), trainer.global_step, trainer.current_epoch, last or None
+                float(loss.detach()), trainer.global_step, trainer.current_epoch, last or None, network
             )
 
 
