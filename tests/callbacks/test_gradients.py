@@ -72,6 +72,7 @@ def test_float64_tells_a_vanished_gradient_from_zero():
     torch.testing.assert_close(single[-20:].double(), double[-20:], rtol=1e-4, atol=0)
 
 
+@pytest.mark.slow
 def test_a_run_logs_gradient_flow_grad_norms_and_attention(tmp_path):
     run = tmp_path / "run"
     result = run_main(

@@ -90,6 +90,7 @@ def test_the_schedule_ends_with_the_budget_however_fast_the_steps(compose_train,
         assert len(seen) < 1.5 / sleep
 
 
+@pytest.mark.slow
 def test_a_step_count_cut_short_by_max_time_is_flagged(compose_train):
     """The failure a budget fixes: a cosine over steps stopped mid-decay by trainer.max_time."""
     cut_short = ["scheduler.interval=step", "scheduler.T_max=100000", "trainer.max_time=00:00:00:01"]

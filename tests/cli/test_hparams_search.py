@@ -112,6 +112,7 @@ def test_resuming_with_another_search_space_is_refused(tmp_path):
     assert [job.name for job in read_sweep(tmp_path)] == ["0"]  # nothing new ran, nothing lost
 
 
+@pytest.mark.slow
 def test_a_trial_behind_the_median_is_pruned_and_keeps_its_checkpoint(tmp_path):
     space = search.search_space({"optimizer.lr": "tag(log, interval(1e-4, 3e-2))"})
     study = optuna.create_study(study_name="sine", storage=f"sqlite:///{tmp_path / 'optuna.db'}")

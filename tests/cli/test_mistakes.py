@@ -21,6 +21,24 @@ EPOCHS = "trainer.max_epochs must be an integer >= 1, or -1 for no epoch limit (
 # (case id, entry point, arguments, the line it must print after "<entry>: error: ")
 MISTAKES = [
     (
+        "a recall family's setting",
+        TRAIN,
+        ["model=mamba2", "model.state_size=0"],
+        "model.state_size must be an integer >= 1 (got 0)",
+    ),
+    (
+        "delta rule heads",
+        TRAIN,
+        ["model=gated_deltanet", "model.num_heads=0"],
+        "model.num_heads must be an integer >= 1 (got 0)",
+    ),
+    (
+        "mlstm chunk",
+        TRAIN,
+        ["model=mlstm", "model.chunk_size=-8"],
+        "model.chunk_size must be an integer >= 1 (got -8)",
+    ),
+    (
         "a callback's setting",
         TRAIN,
         ["callbacks.forecast_plot.every_n_epochs=0"],

@@ -171,6 +171,7 @@ def test_divergence_stops_with_advice_and_keeps_the_last_good_checkpoint(tmp_pat
     assert read_checkpoint(last)["epoch"] == 0  # still the good one, from before the blow-up
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
     message = advice(error.value, cfg)
+    assert str(error.value).endswith("(epoch 1) in RecurrentNet")  # the network that diverged
     assert "lower optimizer.lr (now 0.05) or clip gradients (trainer.gradient_clip_val, now None)" in message
     assert message.endswith(f"the last good checkpoint is {last}")
 

@@ -96,7 +96,7 @@ def test_bad_likelihood_settings_are_one_line(name, levels, message):
     assert str(error.value).startswith(message)
 
 
-@pytest.mark.parametrize("name", ["quantile", "gaussian"])
+@pytest.mark.parametrize("name", ["quantile", pytest.param("gaussian", marks=pytest.mark.slow)])
 def test_the_80_percent_interval_covers_80_percent_of_a_series_with_known_noise(tmp_path, name):
     """A sine under Gaussian noise of standard deviation 0.3: the best forecast's 80% interval
     is +-1.28 x 0.3 around the sine, and held-out data falls inside it 80% of the time."""
@@ -122,6 +122,7 @@ def _load_csv(tmp_path, hours=3000):
     return path
 
 
+@pytest.mark.slow
 def test_a_temperature_covariate_lowers_the_load_forecast_error(tmp_path):
     """scripts/make_load_csv.py: the load answers the temperature of 3 hours before, on
     whichever side of 18 degrees; reading it as a covariate must cut the test MSE by 20%+."""
