@@ -34,12 +34,14 @@ def settings_help(program: str) -> str:
     from rnnlab.run import schema
 
     declarations = {
-        "rnnlab-train": [("", schema.TrainSettings), ("task.", schema.TaskSettings)],
+        "rnnlab-train": [
+            ("", schema.TrainSettings),
+            ("task.", schema.TaskSettings),
+            ("trainer.", schema.TrainerSettings),
+        ],
         "rnnlab-eval": [("", schema.EvalSettings)],
         "rnnlab-sample": [("", schema.SampleSettings)],
     }[program]
-    if program == "rnnlab-train":
-        declarations.append(("trainer.", schema.TrainerSettings))
     lines = []
     for prefix, model in declarations:
         for field in fields(model):
@@ -68,10 +70,6 @@ def help_text(config_name: str, overrides: list[str]) -> str:
         template = cfg.hydra.help.template
     config = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
     return string.Template(template).safe_substitute(APP_CONFIG_GROUPS="\n".join(listed), CONFIG=config)
-
-
-def _print_help(config_name: str, overrides: list[str]) -> None:
-    print(help_text(config_name, overrides))
 
 
 def _print_help(config_name: str, overrides: list[str]) -> None:
