@@ -6,6 +6,9 @@ checkpointed chunks; Mamba-2, DeltaNet, Gated DeltaNet and mLSTM in their chunke
 one causal transformer block). Layers measured in turn in each repeat, medians, and
 nn.GRU's time over each layer's (x = times faster). At the longest T each layer also runs
 once in a process of its own, whose peak resident memory is reported (``peak_rss_mb``).
+At the headline T the matrix products of each layer's forward + backward are counted
+(PyTorch's FlopCounterMode) and set against this machine's rate on one large matrix
+product: the time no implementation of that layer can beat here (``floor_ms``).
 """
 
 from __future__ import annotations
@@ -97,11 +100,39 @@ def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1, peak=Tr
         "torch_threads": torch.get_num_threads(),
         "lengths": rows,
     }
+    headline = HEADLINE_T if HEADLINE_T in lengths else max(lengths)
+    result["flops"] = {"T": headline, "gflop": matmul_gflop(layers, batch, headline, width), "rate": gemm_rate()}
     if peak:
         longest = max(lengths)
         mb = {name: peak_rss_mb(name, batch, longest, width) for name in LAYERS}
         result["peak_rss_mb"] = {"T": longest, "mb": mb}
     return result
+
+
+def matmul_gflop(layers: dict, batch: int, steps: int, width: int) -> dict[str, float]:
+    """Each layer's forward + backward matrix-product GFLOP at (batch, steps, width); None
+    where PyTorch does not count them (nn.LSTM's fused CPU kernel)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(batch, steps, width)
+    counted = {}
+    for name in LAYERS:
+        module, run = layers[name]
+        with FlopCounterMode(display=False) as counter:
+            run(x).sum().backward()
+        module.zero_grad(set_to_none=True)
+        counted[name] = counter.get_total_flops() / 1e9 or None
+    return counted
+
+
+def gemm_rate(size: int = 2048, calls: int = 10) -> float:
+    """This machine's GFLOP/s on one (size x size) @ (size x size) float32 product."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm up
+    return 2 * size**3 / ms_per_call(lambda: a @ b, calls) / 1e6
 
 
 def peak_rss_mb(name: str, batch: int, steps: int, width: int) -> float:
@@ -148,6 +179,17 @@ def show(result: dict) -> None:
         if name not in ("lstm", "gru") and name in headline["faster_than_gru"]
     )
     print(f"T={headline['T']} vs nn.GRU: {faster}")
+    if "flops" in result:
+        flops = result["flops"]
+        print(
+            f"matrix products at T={flops['T']} (GFLOP, forward + backward) and the time they need at this "
+            f"machine's {flops['rate']:.0f} GFLOP/s: "
+            + " ".join(
+                f"{name} {gflop:.1f} ({gflop / flops['rate'] * 1e3:.0f} ms)"
+                for name, gflop in flops["gflop"].items()
+                if gflop
+            )
+        )
     if "peak_rss_mb" in result:
         peak = result["peak_rss_mb"]
         print(f"peak RSS at T={peak['T']} (MB): " + " ".join(f"{n} {mb:.0f}" for n, mb in peak["mb"].items()))

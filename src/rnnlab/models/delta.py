@@ -83,12 +83,17 @@ def delta_rule(
     solve = partial(torch.linalg.solve_triangular, system, upper=False, unitriangular=True)
     values, keys = solve(beta * v), solve(beta * g.exp().unsqueeze(-1) * k)
     scores = (q @ k.transpose(-1, -2)) * decay  # what each key adds to each query, decayed
-    to_end = (g[..., -1:] - g).exp().unsqueeze(-1)  # e^{g_C - g_j}
+    ends = (k * (g[..., -1:] - g).exp().unsqueeze(-1)).transpose(-1, -2)  # K o e^{g_C - g_j}, transposed
+    # per chunk, by unbind: indexing in the loop would make every slice's backward a
+    # zero-filled tensor of the whole input
+    per_chunk = zip(
+        *(t.unbind(2) for t in (values, keys, g.exp().unsqueeze(-1), q, scores, g[..., -1].exp(), ends))
+    )
     outputs = []
-    for c in range(chunks):
-        U = values[:, :, c] - keys[:, :, c] @ S
-        outputs.append(g[:, :, c].exp().unsqueeze(-1) * (q[:, :, c] @ S) + scores[:, :, c] @ U)
-        S = g[:, :, c, -1, None, None].exp() * S + (k[:, :, c] * to_end[:, :, c]).transpose(-1, -2) @ U
+    for values_c, keys_c, into_c, q_c, scores_c, whole_c, ends_c in per_chunk:
+        U = values_c - keys_c @ S
+        outputs.append(into_c * (q_c @ S) + scores_c @ U)
+        S = whole_c[..., None, None] * S + ends_c @ U
     return torch.stack(outputs, dim=2).flatten(2, 3)[:, :, :steps], S
 
 

@@ -82,21 +82,24 @@ def mlstm_chunkwise(
     D = (b.unsqueeze(-1) - b.unsqueeze(-2) + i.unsqueeze(-2)).masked_fill(~lower, -math.inf)
     D_max = D.amax(-1)  # (batch, heads, chunks, L): the largest weight from inside the chunk
     scores = q @ k.transpose(-1, -2)
+    # per chunk, by unbind: indexing in the loop would make every slice's backward a
+    # zero-filled tensor of the whole input
+    per_chunk = zip(*(t.unbind(2) for t in (q, k, v, b, D, D_max, scores)))
     outputs = []
-    for c in range(chunks):
-        entering = b[:, :, c] + m.unsqueeze(-1)  # the entering state's log weight at each step
-        m_t = torch.maximum(entering, D_max[:, :, c])
-        weights = (D[:, :, c] - m_t.unsqueeze(-1)).exp() * scores[:, :, c]
+    for q_c, k_c, v_c, b_c, D_c, D_max_c, scores_c in per_chunk:
+        entering = b_c + m.unsqueeze(-1)  # the entering state's log weight at each step
+        m_t = torch.maximum(entering, D_max_c)
+        weights = (D_c - m_t.unsqueeze(-1)).exp() * scores_c
         carried = (entering - m_t).exp()
-        numerator = carried.unsqueeze(-1) * (q[:, :, c] @ C) + weights @ v[:, :, c]
-        denominator = carried * (q[:, :, c] @ n.unsqueeze(-1)).squeeze(-1) + weights.sum(-1)
+        numerator = carried.unsqueeze(-1) * (q_c @ C) + weights @ v_c
+        denominator = carried * (q_c @ n.unsqueeze(-1)).squeeze(-1) + weights.sum(-1)
         outputs.append(numerator / (torch.maximum(denominator.abs(), floor(m_t)) + EPS).unsqueeze(-1))
         # the state after the chunk: its last step's weights, stabilized by its m
         m_end = m_t[..., -1]
-        last = (D[:, :, c, -1] - m_end.unsqueeze(-1)).exp().unsqueeze(-1)  # (batch, heads, L, 1)
+        last = (D_c[..., -1, :] - m_end.unsqueeze(-1)).exp().unsqueeze(-1)  # (batch, heads, L, 1)
         keep = (entering[..., -1] - m_end).exp()
-        C = keep[..., None, None] * C + (k[:, :, c] * last).transpose(-1, -2) @ v[:, :, c]
-        n = keep.unsqueeze(-1) * n + (k[:, :, c] * last).sum(-2)
+        C = keep[..., None, None] * C + (k_c * last).transpose(-1, -2) @ v_c
+        n = keep.unsqueeze(-1) * n + (k_c * last).sum(-2)
         m = m_end
     return torch.stack(outputs, dim=2).flatten(2, 3)[:, :, :steps], (C, n, m)
 
