@@ -101,7 +101,11 @@ def measure(repeats: int, batch=16, width=128, lengths=LENGTHS, calls=1, peak=Tr
         "lengths": rows,
     }
     headline = HEADLINE_T if HEADLINE_T in lengths else max(lengths)
-    result["flops"] = {"T": headline, "gflop": matmul_gflop(layers, batch, headline, width), "rate": gemm_rate()}
+    result["flops"] = {
+        "T": headline,
+        "gflop": matmul_gflop(layers, batch, headline, width),
+        "rate": gemm_rate(),
+    }
     if peak:
         longest = max(lengths)
         mb = {name: peak_rss_mb(name, batch, longest, width) for name in LAYERS}

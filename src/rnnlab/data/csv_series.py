@@ -1,12 +1,13 @@
 """A forecasting task from a user's CSV file: its target and covariate columns, an optional
-time column, gaps filled or refused, the delimiter read from the header."""
+time column (data/times.py reads the dates), gaps filled or refused, the delimiter read
+from the header, and the rows past the last target value that hold the covariates' future
+(what rnnlab-predict reads them from)."""
 
 from __future__ import annotations
 
 import csv
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from rnnlab.data.files import read_utf8
 from rnnlab.data.series import Frame, SeriesDataModule
+from rnnlab.data.times import parse_times
 from rnnlab.declared import Annotated, Field, declared
 from rnnlab.errors import ConfigError
 
@@ -30,7 +32,11 @@ class CsvSeriesDataModule(SeriesDataModule):
     The delimiter (comma, semicolon, tab or bar) is read from the header unless set; UTF-8
     with or without a byte-order mark, and any line ending. Missing values (an empty cell,
     NA, NaN, null) stop the run naming the first one, or are filled (``missing``: ffill
-    carries the last value forward, interpolate draws a line between the neighbours)."""
+    carries the last value forward, interpolate draws a line between the neighbours).
+
+    Rows at the end whose targets are all empty and whose covariates all hold values are
+    the covariates' known future: training leaves them out, a forecast past the last
+    target value reads them (``Frame.future``)."""
 
     source = "path"
 
@@ -73,6 +79,15 @@ class CsvSeriesDataModule(SeriesDataModule):
                 },
             ),
         ] = None,
+        time_format: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                description="the time column's date format in strptime's codes, where day and month "
+                "could be either (null: read it)",
+                json_schema_extra={"allowed": "a format such as '%d/%m/%Y %H:%M', or null"},
+            ),
+        ] = None,
         column: Annotated[str | None, Field(description="target's old name")] = None,
         **kwargs,
     ) -> None:
@@ -91,6 +106,7 @@ class CsvSeriesDataModule(SeriesDataModule):
         if time_column in (*self.targets, *self.covariates):
             raise ConfigError("time_column", "a column that is neither a target nor a covariate", time_column)
         self.time_column = time_column
+        self.time_format = time_format
         self.missing = missing
         if delimiter in ("\\t", "tab"):  # a tab is hard to type in a Hydra override
             delimiter = "\t"
@@ -140,15 +156,24 @@ class CsvSeriesDataModule(SeriesDataModule):
             line_numbers.append(line_number)
             for name, index in where.items():
                 cells[name].append(row[index].strip())
+        future = _future_rows(cells, self.targets, self.covariates)
+        known = len(line_numbers) - future
         columns = [
-            self._numbers(name, cells[name], line_numbers) for name in (*self.targets, *self.covariates)
+            self._numbers(name, cells[name][:known], line_numbers)
+            for name in (*self.targets, *self.covariates)
         ]
-        times = (
-            None
-            if self.time_column is None
-            else _times(self.time_column, cells[self.time_column], line_numbers)
+        times = None
+        if self.time_column is not None:
+            times = parse_times(self.time_column, cells[self.time_column], line_numbers, self.time_format)
+            _check_increasing(self.time_column, times, cells[self.time_column], line_numbers)
+        ahead = [self._numbers(name, cells[name][known:], line_numbers[known:]) for name in self.covariates]
+        return Frame(
+            np.stack(columns, axis=1),
+            tuple(self.targets),
+            None if times is None else times[:known],
+            np.stack(ahead, axis=1) if future and ahead else None,
+            None if times is None or not future else times[known:],
         )
-        return Frame(np.stack(columns, axis=1), tuple(self.targets), times)
 
     def _numbers(self, name: str, cells: list[str], line_numbers: list[int]) -> np.ndarray:
         """One column's values, with its gaps filled as ``missing`` says."""
@@ -243,26 +268,25 @@ def _sniff(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _times(name: str, cells: list[str], line_numbers: list[int]) -> list:
-    """The time column as numbers or as datetimes (ISO 8601: 2024-01-31, 2024-01-31 13:00,
-    with or without an offset, taken to UTC), checked to increase row by row."""
-    try:
-        times: list = [float(cell) for cell in cells]
-    except ValueError:
-        times = []
-        for cell, line in zip(cells, line_numbers, strict=True):
-            try:
-                moment = datetime.fromisoformat(cell)
-            except ValueError:
-                raise ConfigError(
-                    "time_column",
-                    "a column of dates (ISO 8601, e.g. 2024-01-31 13:00) or of numbers",
-                    name,
-                    f"line {line} holds {cell!r}",
-                ) from None
-            if moment.tzinfo is not None:
-                moment = moment.astimezone(UTC).replace(tzinfo=None)
-            times.append(moment)
+def _future_rows(cells: dict[str, list[str]], targets: list[str], covariates: list[str]) -> int:
+    """How many rows at the end have every target empty and every covariate filled (none
+    without covariates: there is no future to read)."""
+    if not covariates:
+        return 0
+    rows = len(cells[targets[0]])
+    count = 0
+    while count < rows:
+        row = rows - 1 - count
+        if not all(cells[name][row].lower() in GAPS for name in targets):
+            break
+        if any(cells[name][row].lower() in GAPS for name in covariates):
+            break
+        count += 1
+    return count if count < rows else 0
+
+
+def _check_increasing(name: str, times: list, cells: list[str], line_numbers: list[int]) -> None:
+    """Times must increase row by row."""
     for i in range(1, len(times)):
         if times[i] <= times[i - 1]:
             problem = "repeats the time of" if times[i] == times[i - 1] else "comes before"
@@ -272,4 +296,3 @@ def _times(name: str, cells: list[str], line_numbers: list[int]) -> list:
                 name,
                 f"line {line_numbers[i]} ({cells[i]}) {problem} line {line_numbers[i - 1]} ({cells[i - 1]})",
             )
-    return times

@@ -31,11 +31,14 @@ from rnnlab.errors import ConfigError
 class Frame:
     """A series as a data module hands it over: ``values`` (time, columns) in original units,
     the targets' columns first and the covariates' after; ``times`` (one per row: datetimes or
-    numbers) where the data has a time column."""
+    numbers) where the data has a time column; ``future`` the covariates' values in rows
+    after the last (known ahead, as a weather forecast is), with their ``future_times``."""
 
     values: np.ndarray
     targets: tuple[str, ...] = ("value",)
     times: list | None = None
+    future: np.ndarray | None = None  # (rows, covariates): their values after the last row
+    future_times: list | None = None
 
 
 class SeriesDataModule(WindowDataModule):

@@ -17,7 +17,8 @@ from rnnlab.errors import ConfigError, check_choice, config_group
 from rnnlab.run.settings import budget_seconds
 from rnnlab.run.targets import instantiate
 from rnnlab.tasks.base import HORIZONS, Schedule
-from rnnlab.tasks.likelihood import QUANTILES, build_likelihood
+from rnnlab.tasks.conformal import coverage_of
+from rnnlab.tasks.likelihood import QUANTILES, build_likelihood, check_levels
 
 INTERVALS = ("epoch", "step")
 log = logging.getLogger(__name__)
@@ -76,6 +77,12 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
         raise ConfigError(
             "probe", "null for data of several columns (a probe is one column's window)", list(cfg.probe)
         )
+    if settings.get("calibrate") is not None and spec.objective != "regression":
+        raise ConfigError(
+            "task.calibrate",
+            f"null for a {spec.objective} task (only a forecast has an interval)",
+            settings.get("calibrate"),
+        )
     sizes["output_size"] *= likelihood.params
     net = instantiate("model", cfg.model, **sizes)
     if spec.stateful and not net.backbone.carries_state:
@@ -94,7 +101,14 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
     )
     optimizer = instantiate("optimizer", cfg.optimizer)
     schedule = build_schedule(cfg, budget)
-    options = {"likelihood": likelihood} if spec.objective == "regression" else {}
+    options = {}
+    if spec.objective == "regression":
+        levels = check_levels(settings.get("quantiles", QUANTILES))
+        options = {
+            "likelihood": likelihood,
+            "calibrate": settings.get("calibrate"),
+            "coverage": coverage_of(levels),
+        }
     task = registry.task_class(spec.objective)(
         net=net, spec=spec, optimizer=optimizer, schedule=schedule, **options
     )

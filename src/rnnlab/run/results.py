@@ -91,6 +91,14 @@ def suspect_results(metrics: Mapping[str, Any], spec: TaskSpec, steps: int) -> l
     return reasons
 
 
+# the metrics of a split the summary shows, in this order (the interval's raw and calibrated
+# coverage and width side by side)
+SUMMARY_METRICS = (
+    "loss", "bpc", "mse", "mae", "exact", "acc", "seq_acc", "pinball", "crps",
+    "coverage", "coverage_conformal", "width", "width_conformal",
+)  # fmt: skip
+
+
 def print_summary(metrics: Mapping[str, Any], title: str) -> None:
     """The headline numbers as a table: each split's errors beside its naive baselines,
     then any warning that says the numbers are suspect."""
@@ -104,7 +112,7 @@ def print_summary(metrics: Mapping[str, Any], title: str) -> None:
         table.add_column(column, justify="right")
     splits = dict.fromkeys(key.split("/")[0] for key in metrics if key.startswith(("val/", "test")))
     for split in splits:
-        for name in ("loss", "bpc", "mse", "mae", "exact", "acc", "seq_acc", "pinball", "crps", "coverage"):
+        for name in SUMMARY_METRICS:
             key = f"{split}/{name}"
             if key in metrics and isinstance(metrics[key], float):
                 row = [metrics.get(f"{split}/{b}_{name}") for b in baselines]

@@ -23,13 +23,20 @@ from rnnlab.run.launch import process_rank
 
 # What a run writes into its dir; any of the first group means the dir holds a run. (A dir
 # with only .hydra/ and the log is a run stopped by a bad setting, and may be reused.)
-RUN_MARKERS = ("metrics.json", "env.json", "checkpoints", "tensorboard", "csv")
+RUN_MARKERS = (
+    "metrics.json", "env.json", "checkpoints", "tensorboard", "csv",
+    "forecast.csv", "model.json",  # rnnlab-predict's, rnnlab-export's
+)  # fmt: skip
 # (train.log and eval.log are Hydra's job logs; fit-profile.txt and test-profile.txt debug=profile's)
 RUN_FILES = (
     *RUN_MARKERS,
     ".hydra",
     "train.log",
     "eval.log",
+    "predict.log",
+    "export.log",
+    "forecast.*",
+    "model.*",
     "gradflow.json",
     "samples.txt",
     "*-profile.txt",

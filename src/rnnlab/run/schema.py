@@ -77,6 +77,14 @@ class TaskSettings(Settings):
         AfterValidator(_levels),
         Setting("levels of the interval scored and drawn: the outer pair bounds it"),
     ] = [0.1, 0.5, 0.9]
+    calibrate: Annotated[
+        Literal["conformal"] | None,
+        Setting(
+            "conformal: the test also scores the interval calibrated on the validation windows "
+            "(a point forecast gets one from its residuals) to the quantiles' outer coverage",
+            "null or conformal",
+        ),
+    ] = None
 
 
 class ReportSettings(Settings):
@@ -311,3 +319,76 @@ class SampleSettings(Settings):
     ] = 1.0
     top_k: Annotated[int, Setting("> 0: draw only among the k most likely characters", ge=0)] = 0
     seed: Annotated[int, Setting("the same seed gives the same text", ge=0)] = 1
+
+
+class PredictData(Settings):
+    """rnnlab-predict's ``data:``: the file to forecast from."""
+
+    path: Annotated[
+        str | None,
+        Setting(
+            "a CSV with the columns the run was trained on (null: the file it trained on)",
+            "a CSV file's path, or null for the run's own file",
+            min_length=1,
+        ),
+    ] = None
+
+
+class FromRun(Settings):
+    """A trained run to read: its run dir or one of its checkpoints, one of the two."""
+
+    run: Annotated[str | None, Setting("a run dir of rnnlab-train (its best checkpoint)", min_length=1)] = (
+        None
+    )
+    ckpt_path: Annotated[str | None, Setting("a checkpoint of rnnlab-train", min_length=1)] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FromRun:
+        if (self.run is None) == (self.ckpt_path is None):
+            raise ConfigError(
+                "run",
+                "a run dir of rnnlab-train (run=outputs/runs/<run>), or null with ckpt_path set: one of the two",
+                self.run,
+            )
+        return self
+
+
+class PredictSettings(FromRun):
+    """rnnlab-predict's root settings (conf/predict.yaml)."""
+
+    unknown: ClassVar[str] = "a key rnnlab-predict reads"
+
+    steps: Annotated[int, Setting("steps to forecast past the last row", "an integer >= 1", ge=1)]
+    data: PredictData = PredictData()
+    freq: Annotated[
+        str | None,
+        Setting(
+            "the step between rows where the time column is irregular (1h, 15min, 1D; a number "
+            "for numeric times); null: the column's own",
+            "a number and a unit (1h, 15min, 1D), or null",
+            min_length=1,
+        ),
+    ] = None
+    calibrate: Annotated[
+        Literal["conformal"] | None,
+        Setting(
+            "conformal: the interval calibrated per step on the validation windows (null: the "
+            "run's task.calibrate)",
+            "null or conformal",
+        ),
+    ] = None
+    overwrite: Annotated[bool, Setting("delete an earlier forecast in the output dir first")] = False
+
+
+class ExportSettings(FromRun):
+    """rnnlab-export's root settings (conf/export.yaml)."""
+
+    unknown: ClassVar[str] = "a key rnnlab-export reads"
+
+    format: Annotated[
+        Literal["torch", "onnx"],
+        Setting(
+            "torch: a torch.export program (.pt2); onnx: an ONNX model (the onnx extra)", "torch or onnx"
+        ),
+    ] = "torch"
+    overwrite: Annotated[bool, Setting("delete an earlier export in the output dir first")] = False

@@ -8,6 +8,7 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric
 
 from rnnlab.data.spec import TaskSpec
+from rnnlab.tasks import conformal
 from rnnlab.tasks.base import TaskModule
 from rnnlab.tasks.likelihood import Likelihood, pinball
 
@@ -65,13 +66,26 @@ class SequenceRegressor(TaskModule):
     model out autoregressively over the test targets (its own forecasts fed back as inputs,
     beside the covariates' observed values) and reports the error per step, for every test
     split.
+
+    With ``calibrate="conformal"`` the test also scores the interval calibrated on the
+    validation windows (tasks/conformal.py; a point forecast gets one from its residuals)
+    aiming at ``coverage``: ``coverage_conformal`` and ``width_conformal`` beside the raw
+    ``coverage`` and ``width``.
     """
 
     def __init__(
-        self, net: nn.Module, spec: TaskSpec, likelihood: Likelihood | None = None, **kwargs
+        self,
+        net: nn.Module,
+        spec: TaskSpec,
+        likelihood: Likelihood | None = None,
+        calibrate: str | None = None,
+        coverage: float = 0.8,
+        **kwargs,
     ) -> None:
         super().__init__(net, spec, **kwargs)
         self.likelihood = likelihood or Likelihood()
+        self.calibrate, self.coverage = calibrate, coverage
+        self.margins: torch.Tensor | None = None  # (horizon, targets), set before each test
         self.horizon = spec.horizon
         self.targets = len(spec.targets)
         self.rollout_steps = spec.rollout_steps or self.horizon
@@ -83,10 +97,14 @@ class SequenceRegressor(TaskModule):
             self.metrics[f"{split}_naive"] = _errors(exact, self.targets)
             if spec.season is not None:
                 self.metrics[f"{split}_snaive"] = _errors(exact, self.targets)
+            scores = {}
             if self.likelihood.levels:
-                scores = {"pinball": MeanMetric(), "coverage": MeanMetric()}
+                scores = {"pinball": MeanMetric(), "coverage": MeanMetric(), "width": MeanMetric()}
                 if self.likelihood.closed_form_crps:
                     scores["crps"] = MeanMetric()
+            if self.calibrate and split != "val":
+                scores.update(coverage_conformal=MeanMetric(), width_conformal=MeanMetric())
+            if scores:
                 self.metrics[f"{split}_interval"] = nn.ModuleDict(scores)
         self.per_step = nn.ModuleDict()
         for split in spec.test_splits:
@@ -129,15 +147,39 @@ class SequenceRegressor(TaskModule):
         autoregressively, ``horizon`` at a time: each forecast goes back in as the newest
         rows of a window that keeps its length, beside the covariates' values that
         ``future`` holds (its target columns are not read)."""
+        return self.rollout_interval(x, future)[0]
+
+    def rollout_interval(self, x: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rollout's point forecast (batch, steps, targets) and the interval around it,
+        (batch, steps, targets, 2): each chunk's outer quantiles where the likelihood has
+        them (given the point forecasts fed back), else the point twice."""
         window, steps = x.shape[1], future.shape[1]
-        chunks, produced = [], 0
+        points, bounds, produced = [], [], 0
         while produced < steps:
-            chunk = self(x)[:, : steps - produced]
-            rows = torch.cat([chunk, future[:, produced : produced + chunk.shape[1], self.targets :]], dim=-1)
-            chunks.append(chunk)
-            produced += chunk.shape[1]
+            output, offsets = self._outputs(x)
+            point = self.spec.scaling.decode(self.likelihood.point(output), offsets)[:, : steps - produced]
+            if self.likelihood.levels:
+                bound = self._decoded_quantiles(output, offsets)[..., [0, -1]][:, : steps - produced]
+            else:
+                bound = torch.stack([point, point], dim=-1)
+            rows = torch.cat([point, future[:, produced : produced + point.shape[1], self.targets :]], dim=-1)
+            points.append(point)
+            bounds.append(bound)
+            produced += point.shape[1]
             x = torch.cat([x, rows], dim=1)[:, -window:]
-        return torch.cat(chunks, dim=1)
+        return torch.cat(points, dim=1), torch.cat(bounds, dim=1)
+
+    @torch.no_grad()
+    def calibration_margins(self, windows) -> torch.Tensor:
+        """Conformal margins per step and target from calibration windows: an iterable of
+        (inputs, targets) batches in original units, their targets as many steps as the
+        forecast to calibrate (up to the horizon: direct; beyond it: the rollout's)."""
+        scores = []
+        for x, y in windows:
+            x, y = x.to(self.device), y.to(self.device)
+            _, bounds = self.rollout_interval(x, y)
+            scores.append(conformal.scores(y[..., : self.targets], bounds[..., 0], bounds[..., 1]))
+        return conformal.margins(torch.cat(scores), self.coverage)
 
     @torch.no_grad()
     def predict_next(self, values: list[float]) -> list[float]:
@@ -194,7 +236,21 @@ class SequenceRegressor(TaskModule):
                 metric.update(_per_row(forecast), _per_row(truth))
         if self.likelihood.levels:
             self._score_interval(split, output, offsets, truth, scaled_truth)
+        if self.calibrate and split != "val":
+            self._score_calibrated(split, output, offsets, prediction, truth)
         return prediction
+
+    def _score_calibrated(self, split, output, offsets, prediction, truth) -> None:
+        """Whether the truth fell in the conformal interval, and its width."""
+        if self.likelihood.levels:
+            bounds = self._decoded_quantiles(output, offsets)[..., [0, -1]]
+            lower, upper = bounds[..., 0], bounds[..., 1]
+        else:
+            lower = upper = prediction
+        lower, upper = lower - self.margins, upper + self.margins
+        scores = self.metrics[f"{split}_interval"]
+        scores["coverage_conformal"].update(((truth >= lower) & (truth <= upper)).float())
+        scores["width_conformal"].update(upper - lower)
 
     def _score_interval(self, split, output, offsets, truth, scaled_truth) -> None:
         """Pinball loss and CRPS in original units, and whether the truth fell between the
@@ -205,6 +261,7 @@ class SequenceRegressor(TaskModule):
         scores["pinball"].update(pinball(quantiles, truth, levels).mean(dim=-1))
         inside = (truth >= quantiles[..., 0]) & (truth <= quantiles[..., -1])
         scores["coverage"].update(inside.float())
+        scores["width"].update(quantiles[..., -1] - quantiles[..., 0])
         if "crps" in scores:  # the CRPS scales with the values: back to original units
             scale = truth.new_tensor(self.spec.scaling.scale[: self.targets])
             scores["crps"].update(self.likelihood.crps(output, scaled_truth) * scale)
@@ -218,7 +275,8 @@ class SequenceRegressor(TaskModule):
                     for target, value in zip(self.spec.targets, values, strict=True):
                         self.log(f"{split}/{prefix}{name}_{target}", value, sync_dist=True)
                 metric.reset()
-        for name, metric in self.metrics[f"{split}_interval"].items() if self.likelihood.levels else ():
+        interval = self.metrics[f"{split}_interval"] if f"{split}_interval" in self.metrics else {}
+        for name, metric in interval.items():
             self.log(f"{split}/{name}", metric.compute(), sync_dist=True)
             metric.reset()
         for name, value in self.spec.baselines.get(split, {}).items():
@@ -229,6 +287,11 @@ class SequenceRegressor(TaskModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_split("val")
+
+    def on_test_epoch_start(self) -> None:
+        if self.calibrate:  # from the validation windows, with the weights being tested
+            datamodule = self.trainer.datamodule
+            self.margins = self.calibration_margins(datamodule.val_dataloader())
 
     def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         split = self.spec.test_splits[dataloader_idx]
@@ -271,6 +334,8 @@ class SequenceRegressor(TaskModule):
                 names.append(f"{split}/ar_mse")
             if self.likelihood.levels:
                 names += [f"{split}/pinball", f"{split}/coverage"]
+            if self.calibrate:
+                names.append(f"{split}/coverage_conformal")
             if self.spec.integer_targets:
                 names.append(f"{split}/exact")
         return names
