@@ -98,12 +98,18 @@ def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
     import logging
 
     from rnnlab.cli import eval as eval_cli
+    from rnnlab.cli import export as export_cli
+    from rnnlab.cli import predict as predict_cli
     from rnnlab.cli import sample as sample_cli
     from rnnlab.cli import train as train_cli
 
-    main = {"rnnlab-train": train_cli.cli, "rnnlab-eval": eval_cli.cli, "rnnlab-sample": sample_cli.cli}[
-        entry
-    ]
+    main = {
+        "rnnlab-train": train_cli.cli,
+        "rnnlab-eval": eval_cli.cli,
+        "rnnlab-sample": sample_cli.cli,
+        "rnnlab-predict": predict_cli.cli,
+        "rnnlab-export": export_cli.cli,
+    }[entry]
     stdout, stderr = io.StringIO(), io.StringIO()
     argv, sys.argv = sys.argv, [entry, *args]
     code = 0

@@ -48,7 +48,7 @@ def _craft(config: dict, group: str, payload: dict) -> dict:
     return config
 
 
-@pytest.mark.parametrize("route", ["eval", "sample", "train ckpt_path", "resume"])
+@pytest.mark.parametrize("route", ["eval", "sample", "predict", "export", "train ckpt_path", "resume"])
 @pytest.mark.parametrize("payload", list(_payloads(Path(), Path(), Path())))
 def test_a_crafted_checkpoint_or_config_runs_no_code(text_run, tmp_path, route, payload):
     victim, secret, copy = tmp_path / "victim.txt", tmp_path / "secret.txt", tmp_path / "copy.txt"
@@ -64,6 +64,9 @@ def test_a_crafted_checkpoint_or_config_runs_no_code(text_run, tmp_path, route, 
         args = ["rnnlab-eval", f"ckpt_path={crafted}", f"hydra.run.dir={out}"]
     elif route == "sample":
         args = ["rnnlab-sample", f"ckpt_path={crafted}", "length=5"]
+    elif route in ("predict", "export"):
+        args = [f"rnnlab-{route}", f"ckpt_path={crafted}", f"hydra.run.dir={out}"]
+        args += ["steps=4"] if route == "predict" else []
     elif route == "train ckpt_path":
         args = ["rnnlab-train", *TEXT, f"ckpt_path={crafted}", f"hydra.run.dir={out}"]
     else:  # a colleague's run dir: its config and its last checkpoint both crafted

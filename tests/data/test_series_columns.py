@@ -71,7 +71,8 @@ def test_the_time_column_gives_each_window_its_dates(write_csv):
         (["1", "2", "2"], "line 4 (2) repeats the time of line 3 (2)"),
         (
             ["2024-01-01", "yesterday", "2024-01-03"],
-            "must be a column of dates (ISO 8601, e.g. 2024-01-31 13:00)",
+            "must be a column of dates (e.g. 2024-01-31 13:00, 2024/01/31, 01/31/2024) or of numbers "
+            "(got 'time'): line 3 holds 'yesterday'",
         ),
     ],
 )
@@ -235,3 +236,57 @@ def test_a_stored_forecast_spec_whose_sizes_disagree_is_refused(edit):
     assert TaskSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(ValueError, match=r"^a forecast's spec needs one scaling per input column"):
         TaskSpec.from_dict({**spec.to_dict(), **edit})
+
+
+def _frame(path, **kwargs):
+    """The file as the data module reads it, before any split."""
+    return CsvSeriesDataModule(path=str(path), **kwargs).load_frame()
+
+
+@pytest.mark.parametrize(
+    ("cells", "first"),
+    [
+        (["2012/01/01", "2012/01/02", "2012/01/03"], datetime(2012, 1, 1)),
+        (["01/30/2024 13:00", "01/30/2024 14:00", "01/31/2024 15:00"], datetime(2024, 1, 30, 13)),
+        (["30.01.2024", "31.01.2024", "01.02.2024"], datetime(2024, 1, 30)),  # the 30 says: day first
+        (
+            ["2024-01-31T12:00+01:00", "2024-01-31T13:00+01:00", "2024-01-31T14:00+01:00"],
+            datetime(2024, 1, 31, 11),
+        ),
+    ],
+)
+def test_dates_as_people_write_them_read(write_csv, cells, first):
+    path = write_csv({"time": cells, "load": [1.0, 2.0, 3.0]})
+    assert _frame(path, target="load", time_column="time").times[0] == first
+
+
+def test_dates_whose_day_and_month_could_be_either_ask_for_the_format(write_csv):
+    path = write_csv({"time": ["01/02/2024", "02/02/2024", "03/02/2024"], "load": [1.0, 2.0, 3.0]})
+    with pytest.raises(ConfigError) as error:
+        _frame(path, target="load", time_column="time")
+    assert str(error.value).startswith("time_format must be the column's date format, e.g. '%d/%m/%Y %H:%M'")
+    assert "could be day or month first ('01/02/2024')" in str(error.value)
+    frame = _frame(path, target="load", time_column="time", time_format="%d/%m/%Y")
+    assert frame.times == [datetime(2024, 2, 1), datetime(2024, 2, 2), datetime(2024, 2, 3)]
+    mixed = write_csv(
+        {"time": ["13/01/2024", "01/14/2024", "15/01/2024"], "load": [1.0, 2.0, 3.0]}, "mixed.csv"
+    )
+    with pytest.raises(ConfigError, match="mixes day-first and month-first dates"):
+        _frame(mixed, target="load", time_column="time")
+    wrong = write_csv({"time": ["2024-01-01", "2024-01-02", "x"], "load": [1.0, 2.0, 3.0]}, "wrong.csv")
+    with pytest.raises(ConfigError, match="dates in data.time_format '%Y-%m-%d' .* line 4 holds 'x'"):
+        _frame(wrong, target="load", time_column="time", time_format="%Y-%m-%d")
+
+
+def test_rows_after_the_last_target_value_hold_the_covariates_future(write_csv):
+    columns = {
+        "time": [f"2024-01-01 {hour:02d}:00" for hour in range(6)],
+        "load": ["1", "2", "", "4", "", ""],
+        "temperature": ["5", "6", "7", "8", "9", "10"],
+    }
+    path = write_csv(columns)
+    frame = _frame(path, target="load", covariates=["temperature"], time_column="time", missing="interpolate")
+    assert frame.values[:, 0].tolist() == [1, 2, 3, 4] and frame.future.tolist() == [[9], [10]]
+    assert frame.future_times == [datetime(2024, 1, 1, 4), datetime(2024, 1, 1, 5)]
+    alone = _frame(path, target="load", time_column="time", missing="interpolate")
+    assert len(alone.values) == 6 and alone.future is None  # without covariates there is no future to read

@@ -39,7 +39,7 @@ class Scaling:
         """Per-window offsets, shaped (batch, columns), for windows (batch, time, columns)."""
         if self.mode == "last":
             return window[:, -1, :]
-        return window.new_tensor(self.offset).expand(len(window), -1)
+        return window.new_tensor(self.offset).expand(window.shape[0], -1)  # shape: export keeps the batch free
 
     def encode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """``values`` (batch, ..., columns) on the network's scale; they may hold only the first
@@ -53,7 +53,7 @@ class Scaling:
 
     def _per_column(self, values: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         columns = values.shape[-1]
-        shape = (len(values),) + (1,) * (values.dim() - 2) + (columns,)
+        shape = (values.shape[0],) + (1,) * (values.dim() - 2) + (columns,)
         return offsets[:, :columns].reshape(shape), values.new_tensor(self.scale[:columns])
 
 

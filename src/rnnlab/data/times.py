@@ -10,6 +10,7 @@ both orders. Times with an offset are taken to UTC.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -97,7 +98,7 @@ def series_step(times: Sequence, freq: str | None = None, setting: str = "freq")
     numeric = not isinstance(times[-1], datetime)
     if freq is not None:
         return parse_freq(freq, numeric, setting)
-    steps = {b - a for a, b in zip(times, times[1:], strict=False)}
+    steps = {b - a for a, b in itertools.pairwise(times)}
     if len(steps) != 1:
         shown = ", ".join(str(step) for step in sorted(steps)[:3])
         raise ConfigError(

@@ -87,7 +87,8 @@ def delta_rule(
     # per chunk, by unbind: indexing in the loop would make every slice's backward a
     # zero-filled tensor of the whole input
     per_chunk = zip(
-        *(t.unbind(2) for t in (values, keys, g.exp().unsqueeze(-1), q, scores, g[..., -1].exp(), ends))
+        *(t.unbind(2) for t in (values, keys, g.exp().unsqueeze(-1), q, scores, g[..., -1].exp(), ends)),
+        strict=True,
     )
     outputs = []
     for values_c, keys_c, into_c, q_c, scores_c, whole_c, ends_c in per_chunk:

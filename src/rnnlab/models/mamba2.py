@@ -69,7 +69,7 @@ def ssd(
     local = (x * to_end.unsqueeze(-1)).transpose(-1, -2) @ B  # (batch, chunks, heads, p, n)
     whole = s[..., -1].exp()  # (batch, chunks, heads): the decay over the whole chunk
     entering = []
-    for whole_k, local_k in zip(whole.unbind(1), local.unbind(1)):  # unbind: see delta.py
+    for whole_k, local_k in zip(whole.unbind(1), local.unbind(1), strict=True):  # unbind: see delta.py
         entering.append(h)
         h = whole_k[..., None, None] * h + local_k
     entering = torch.stack(entering, dim=1)  # (batch, chunks, heads, p, n)

@@ -84,7 +84,7 @@ def mlstm_chunkwise(
     scores = q @ k.transpose(-1, -2)
     # per chunk, by unbind: indexing in the loop would make every slice's backward a
     # zero-filled tensor of the whole input
-    per_chunk = zip(*(t.unbind(2) for t in (q, k, v, b, D, D_max, scores)))
+    per_chunk = zip(*(t.unbind(2) for t in (q, k, v, b, D, D_max, scores)), strict=True)
     outputs = []
     for q_c, k_c, v_c, b_c, D_c, D_max_c, scores_c in per_chunk:
         entering = b_c + m.unsqueeze(-1)  # the entering state's log weight at each step

@@ -347,7 +347,8 @@ class FromRun(Settings):
         if (self.run is None) == (self.ckpt_path is None):
             raise ConfigError(
                 "run",
-                "a run dir of rnnlab-train (run=outputs/runs/<run>), or null with ckpt_path set: one of the two",
+                "a run dir of rnnlab-train (run=outputs/runs/<run>), or null with ckpt_path set: "
+                "one of the two",
                 self.run,
             )
         return self

@@ -124,7 +124,7 @@ class SequenceRegressor(TaskModule):
         offsets that undo the scaling."""
         offsets = self.spec.scaling.offsets(x)
         output = (net or self.net)(self.spec.scaling.encode(x, offsets))[0]
-        return output.reshape(len(x), self.horizon, self.targets, self.likelihood.params), offsets
+        return output.reshape(x.shape[0], self.horizon, self.targets, self.likelihood.params), offsets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Point forecast of the next ``horizon`` values of each target, (batch, horizon,
@@ -156,18 +156,23 @@ class SequenceRegressor(TaskModule):
         window, steps = x.shape[1], future.shape[1]
         points, bounds, produced = [], [], 0
         while produced < steps:
-            output, offsets = self._outputs(x)
-            point = self.spec.scaling.decode(self.likelihood.point(output), offsets)[:, : steps - produced]
-            if self.likelihood.levels:
-                bound = self._decoded_quantiles(output, offsets)[..., [0, -1]][:, : steps - produced]
-            else:
-                bound = torch.stack([point, point], dim=-1)
+            point, bound = (part[:, : steps - produced] for part in self.forecast_interval(x))
             rows = torch.cat([point, future[:, produced : produced + point.shape[1], self.targets :]], dim=-1)
             points.append(point)
             bounds.append(bound)
             produced += point.shape[1]
             x = torch.cat([x, rows], dim=1)[:, -window:]
         return torch.cat(points, dim=1), torch.cat(bounds, dim=1)
+
+    def forecast_interval(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next ``horizon`` values (batch, horizon, targets) and the interval around them
+        (batch, horizon, targets, 2): the outer quantiles where the likelihood has them,
+        else the point twice; in original units, from one pass of the network."""
+        output, offsets = self._outputs(x)
+        point = self.spec.scaling.decode(self.likelihood.point(output), offsets)
+        if self.likelihood.levels:
+            return point, self._decoded_quantiles(output, offsets)[..., [0, -1]]
+        return point, torch.stack([point, point], dim=-1)
 
     @torch.no_grad()
     def calibration_margins(self, windows) -> torch.Tensor:
@@ -275,8 +280,9 @@ class SequenceRegressor(TaskModule):
                     for target, value in zip(self.spec.targets, values, strict=True):
                         self.log(f"{split}/{prefix}{name}_{target}", value, sync_dist=True)
                 metric.reset()
-        interval = self.metrics[f"{split}_interval"] if f"{split}_interval" in self.metrics else {}
-        for name, metric in interval.items():
+        for name, metric in (
+            self.metrics[f"{split}_interval"].items() if f"{split}_interval" in self.metrics else ()
+        ):
             self.log(f"{split}/{name}", metric.compute(), sync_dist=True)
             metric.reset()
         for name, value in self.spec.baselines.get(split, {}).items():
