@@ -497,6 +497,24 @@ MISTAKES = [
         "task.likelihood must be null for a classification task (only a forecast has one) (got 'gaussian')",
     ),
     (
+        "a highway on a memory task",
+        TRAIN,
+        ["data=parity", "task.highway=true"],
+        "task.highway must be false for a classification task (only a forecast has one) (got True)",
+    ),
+    (
+        "a calibration of a language model",
+        TRAIN,
+        ["data=text", "task.calibrate=conformal"],
+        "task.calibrate must be null for a language task (only a forecast has an interval) (got 'conformal')",
+    ),
+    (
+        "an unknown calibration",
+        TRAIN,
+        ["task.calibrate=isotonic"],
+        "task.calibrate must be null or conformal (got 'isotonic')",
+    ),
+    (
         "a probe of a forecaster with covariates",
         TRAIN,
         [

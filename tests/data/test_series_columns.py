@@ -274,7 +274,7 @@ def test_dates_whose_day_and_month_could_be_either_ask_for_the_format(write_csv)
     with pytest.raises(ConfigError, match="mixes day-first and month-first dates"):
         _frame(mixed, target="load", time_column="time")
     wrong = write_csv({"time": ["2024-01-01", "2024-01-02", "x"], "load": [1.0, 2.0, 3.0]}, "wrong.csv")
-    with pytest.raises(ConfigError, match="dates in data.time_format '%Y-%m-%d' .* line 4 holds 'x'"):
+    with pytest.raises(ConfigError, match=r"dates in data.time_format '%Y-%m-%d' .* line 4 holds 'x'"):
         _frame(wrong, target="load", time_column="time", time_format="%Y-%m-%d")
 
 

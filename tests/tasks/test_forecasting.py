@@ -1,6 +1,7 @@
 """Forecasting a user's series: likelihoods, intervals that cover what they claim, several
 targets with covariates, and the baselines beside them."""
 
+import dataclasses
 import functools
 import math
 import subprocess
@@ -160,3 +161,36 @@ def test_several_targets_are_scored_each_in_their_own_units(tmp_path, write_csv)
     for key in ("test/ar_mse_small", "test/ar_mse_large", "test/naive_mae_large", "test/coverage"):
         assert key in metrics
     assert [f"test_rollout/mse_step{k}" in metrics for k in range(1, 7)] == [True] * 6
+
+
+@pytest.mark.parametrize("name", [None, "gaussian", "quantile"])
+def test_the_highway_starts_as_the_linear_autoregression(name):
+    """Fitted before training, the highway and a network whose output layer starts at 0
+    forecast exactly the linear AR baseline the data module scores: the same least squares
+    on the same windows."""
+    data = SineDataModule(
+        length=600, periods=[24.0, 7.0], amplitudes=[1.0, 0.5], phases=[0.0, 1.0], noise=0.2, window=12,
+        horizon=3, rollout_steps=4, batch_size=64, seed=0,
+    )  # fmt: skip
+    data.setup("fit")
+    likelihood = build_likelihood(name)
+    net = RecurrentNet("lstm", input_size=1, output_size=3 * likelihood.params, hidden_size=4)
+    task = SequenceRegressor(net, data.spec, likelihood, highway=True, optimizer=torch.optim.Adam)
+    task.fit_highway(data.train_dataloader())
+    assert not any(parameter.requires_grad for parameter in task.highway.parameters())
+    x, y = data.datasets["val"].tensors
+    with torch.no_grad():
+        forecast = task(x.float())
+    mse = torch.mean((forecast.double() - y[:, :3, :1].double()) ** 2).item()
+    assert mse == pytest.approx(data.baselines["val"]["ar_mse"], rel=1e-4)
+    if name == "gaussian":  # the spread is the network's to learn: the highway leaves it at 0
+        assert torch.count_nonzero(task.highway.weight.view(3, 2, 12)[:, 1]) == 0
+
+
+def test_a_highway_needs_a_forecast_with_a_fixed_window():
+    data = SineDataModule(length=300, window=12, horizon=3, rollout_steps=4)
+    data.setup("fit")
+    spec = dataclasses.replace(data.spec, window=None)
+    net = RecurrentNet("lstm", input_size=1, output_size=3, hidden_size=4)
+    with pytest.raises(ConfigError, match=r"task.highway must be false for data without a fixed window"):
+        SequenceRegressor(net, spec, highway=True, optimizer=torch.optim.Adam)

@@ -124,4 +124,5 @@ class CountingDataModule(WindowDataModule):
             rollout_steps=self.rollout_steps,
             integer_targets=True,
             test_splits=("test", "test_extrapolate"),
+            window=self.window,
         )

@@ -59,6 +59,8 @@ class SeriesDataModule(WindowDataModule):
 
     # the data setting that decides the series' length, named when it is too short
     source = "length"
+    # task.highway null: whether the forecast starts from the linear autoregression
+    highway = False
 
     @declared
     def __init__(
@@ -135,6 +137,8 @@ class SeriesDataModule(WindowDataModule):
             season=season,
             rollout_steps=self.rollout_steps,
             baselines=self.baselines,
+            window=self.window,
+            highway=self.highway,
         )
 
     def window_times(self, split: str, index: int) -> list | None:

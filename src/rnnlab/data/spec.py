@@ -39,7 +39,9 @@ class Scaling:
         """Per-window offsets, shaped (batch, columns), for windows (batch, time, columns)."""
         if self.mode == "last":
             return window[:, -1, :]
-        return window.new_tensor(self.offset).expand(window.shape[0], -1)  # shape: export keeps the batch free
+        return window.new_tensor(self.offset).expand(
+            window.shape[0], -1
+        )  # shape: export keeps the batch free
 
     def encode(self, values: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """``values`` (batch, ..., columns) on the network's scale; they may hold only the first
@@ -113,6 +115,9 @@ class TaskSpec:
         (forecasting: the linear autoregression's errors, logged as <split>/ar_<metric>).
     targets: the names of the regression targets, the first input columns (the rest are
         covariates: inputs only); output_size is the horizon times their number.
+    window: regression: the rows of every input window (None: not fixed).
+    highway: regression: whether a forecast of this data starts from the linear
+        autoregression when task.highway is null (a CSV series: yes).
     """
 
     objective: str
@@ -128,6 +133,8 @@ class TaskSpec:
     stateful: bool = False
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: tuple[str, ...] = ("value",)
+    window: int | None = None
+    highway: bool = False
 
     def __post_init__(self) -> None:
         # a checkpoint's spec is someone's file: a forecast's sizes must agree with each other

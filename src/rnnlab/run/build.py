@@ -83,6 +83,10 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
             f"null for a {spec.objective} task (only a forecast has an interval)",
             settings.get("calibrate"),
         )
+    if settings.get("highway") is True and spec.objective != "regression":
+        raise ConfigError(
+            "task.highway", f"false for a {spec.objective} task (only a forecast has one)", True
+        )
     sizes["output_size"] *= likelihood.params
     net = instantiate("model", cfg.model, **sizes)
     if spec.stateful and not net.backbone.carries_state:
@@ -108,6 +112,10 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
             "likelihood": likelihood,
             "calibrate": settings.get("calibrate"),
             "coverage": coverage_of(levels),
+            # null: the data's default; a config stored before the setting: none
+            "highway": spec.highway
+            if settings.get("highway", False) is None
+            else settings.get("highway", False),
         }
     task = registry.task_class(spec.objective)(
         net=net, spec=spec, optimizer=optimizer, schedule=schedule, **options

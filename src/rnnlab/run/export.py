@@ -92,11 +92,13 @@ def _onnx(program, examples: torch.Tensor, path: Path) -> tuple[torch.Tensor, ..
         with warnings.catch_warnings():  # the exporter's own deprecations, not the user's
             warnings.simplefilter("ignore", FutureWarning)
             torch.onnx.export(
-                program, (examples,), str(path), input_names=["window"], output_names=["forecast", "interval"],
-                dynamo=True, verbose=False, report=False,
+                program, (examples,), str(path), input_names=["window"],
+                output_names=["forecast", "interval"], dynamo=True, verbose=False, report=False,
             )  # fmt: skip
     except Exception as error:
-        raise ConfigError("format", "torch for this model (ONNX refused it)", "onnx", _reason(error)) from None
+        raise ConfigError(
+            "format", "torch for this model (ONNX refused it)", "onnx", _reason(error)
+        ) from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return tuple(torch.from_numpy(out) for out in session.run(None, {"window": examples.numpy()}))
 
@@ -129,7 +131,9 @@ def describe(task: SequenceRegressor, config, file: str, fmt: str) -> dict[str, 
     return {
         "format": fmt,
         "file": file,
-        "load": "torch.export.load(file).module()" if fmt == "torch" else "onnxruntime.InferenceSession(file)",
+        "load": "torch.export.load(file).module()"
+        if fmt == "torch"
+        else "onnxruntime.InferenceSession(file)",
         "input": {"name": "window", "shape": ["batch", int(data.window), len(columns)], "dtype": "float32"},
         "columns": columns,
         "targets": list(spec.targets),

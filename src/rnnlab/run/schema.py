@@ -77,6 +77,15 @@ class TaskSettings(Settings):
         AfterValidator(_levels),
         Setting("levels of the interval scored and drawn: the outer pair bounds it"),
     ] = [0.1, 0.5, 0.9]
+    highway: Annotated[
+        bool | None,
+        Setting(
+            "LSTNet's highway: a linear map of the window added to the network's output, fixed at "
+            "the least-squares autoregression (the network learns what it misses); null: on for "
+            "a CSV series (data=series), off otherwise",
+            "true, false or null (on for data=series)",
+        ),
+    ] = None
     calibrate: Annotated[
         Literal["conformal"] | None,
         Setting(

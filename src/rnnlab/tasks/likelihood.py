@@ -28,6 +28,7 @@ class Likelihood:
     (empty here: a point forecast has none)."""
 
     params = 1
+    location: tuple[int, ...] = (0,)  # the outputs that move with the forecast's level
     levels: tuple[float, ...] = ()
     closed_form_crps = False  # crps() gives a number
 
@@ -91,6 +92,7 @@ class Quantiles(Likelihood):
     def __init__(self, levels: Sequence[float]) -> None:
         self.levels = tuple(levels)
         self.params = len(self.levels)
+        self.location = tuple(range(self.params))
         self.median = self.levels.index(0.5)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -4,10 +4,12 @@ multi-step rollout."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric
 
 from rnnlab.data.spec import TaskSpec
+from rnnlab.errors import ConfigError
 from rnnlab.tasks import conformal
 from rnnlab.tasks.base import TaskModule
 from rnnlab.tasks.likelihood import Likelihood, pinball
@@ -71,6 +73,14 @@ class SequenceRegressor(TaskModule):
     validation windows (tasks/conformal.py; a point forecast gets one from its residuals)
     aiming at ``coverage``: ``coverage_conformal`` and ``width_conformal`` beside the raw
     ``coverage`` and ``width``.
+
+    With ``highway`` (LSTNet's, Lai et al. 2018) a linear map of the scaled window is added
+    to the network's output. Before training it is set to the least-squares autoregression
+    on the train windows (the linear baseline's fit) and kept there, and the network's
+    output layer starts at 0: the model starts as the linear forecast and the network
+    learns what it misses. (LSTNet trains the highway with the network; trained, it drifted
+    above the linear forecast's test error on the README's load example, fixed it did not:
+    docs/benchmarks.md.)
     """
 
     def __init__(
@@ -80,10 +90,17 @@ class SequenceRegressor(TaskModule):
         likelihood: Likelihood | None = None,
         calibrate: str | None = None,
         coverage: float = 0.8,
+        highway: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(net, spec, **kwargs)
         self.likelihood = likelihood or Likelihood()
+        self.highway = None
+        if highway:
+            if spec.window is None:
+                raise ConfigError("task.highway", "false for data without a fixed window", True)
+            outputs = spec.output_size * self.likelihood.params
+            self.highway = nn.Linear(spec.window * spec.input_size, outputs).requires_grad_(False)
         self.calibrate, self.coverage = calibrate, coverage
         self.margins: torch.Tensor | None = None  # (horizon, targets), set before each test
         self.horizon = spec.horizon
@@ -123,7 +140,11 @@ class SequenceRegressor(TaskModule):
         """The network's output on its own scale, (batch, horizon, targets, params), and the
         offsets that undo the scaling."""
         offsets = self.spec.scaling.offsets(x)
-        output = (net or self.net)(self.spec.scaling.encode(x, offsets))[0]
+        scaled = self.spec.scaling.encode(x, offsets)
+        output = (net or self.net)(scaled)[0]
+        if self.highway is not None:  # in the dtype of the network it runs beside
+            weight, bias = self.highway.weight.to(scaled.dtype), self.highway.bias.to(scaled.dtype)
+            output = output + F.linear(scaled.flatten(1), weight, bias)
         return output.reshape(x.shape[0], self.horizon, self.targets, self.likelihood.params), offsets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,6 +223,40 @@ class SequenceRegressor(TaskModule):
         season, window = self.spec.season, x.shape[1]
         index = window - season + torch.arange(steps, device=x.device) % season
         return x[:, index, : self.targets]
+
+    def on_fit_start(self) -> None:
+        if self.highway is not None and self.trainer.global_step == 0 and self.trainer.datamodule is not None:
+            self.fit_highway(self.trainer.datamodule.train_dataloader())
+
+    @torch.no_grad()
+    def fit_highway(self, batches, limit: int = 50_000) -> None:
+        """Set the highway to the least-squares autoregression of (up to ``limit``) train
+        windows, on the network's scale: each output that locates the forecast (the point,
+        the mean, every quantile) gets it; the others (a standard deviation) get 0. The
+        network's output layer is set to 0."""
+        inputs, wanted, count = [], [], 0
+        for x, y in batches:
+            x, y = x.to(self.device, torch.float64), y.to(self.device, torch.float64)
+            offsets = self.spec.scaling.offsets(x)
+            inputs.append(self.spec.scaling.encode(x, offsets).flatten(1))
+            wanted.append(self.spec.scaling.encode(self._truth(y), offsets).flatten(1))
+            count += len(x)
+            if count >= limit:
+                break
+        design = torch.cat(inputs)
+        design = torch.cat([design, torch.ones(len(design), 1, dtype=design.dtype, device=design.device)], 1)
+        solution = torch.linalg.lstsq(design, torch.cat(wanted)).solution  # (inputs + 1, horizon * targets)
+        params = self.likelihood.params
+        weight = torch.zeros_like(self.highway.weight).view(-1, params, design.shape[1] - 1)
+        bias = torch.zeros_like(self.highway.bias).view(-1, params)
+        for index in self.likelihood.location:
+            weight[:, index] = solution[:-1].T
+            bias[:, index] = solution[-1]
+        self.highway.weight.copy_(weight.flatten(0, 1))
+        self.highway.bias.copy_(bias.flatten())
+        # the network adds its correction from 0: the model starts as the linear forecast
+        nn.init.zeros_(self.net.head.linear.weight)
+        nn.init.zeros_(self.net.head.linear.bias)
 
     # --- steps ------------------------------------------------------------------------------
     def batch_loss(self, batch: Batch, net: nn.Module | None = None) -> torch.Tensor:
