@@ -37,6 +37,10 @@ def test_the_wheel_runs_every_entry_point_from_an_empty_directory(tmp_path):
     assert json.loads((empty / "run" / "metrics.json").read_text())["status"] == "ok"
     _run([str(bin_ / "rnnlab-eval"), "ckpt_path=run/checkpoints/last.ckpt", "hydra.run.dir=eval"], empty)
     assert "test/mse" in json.loads((empty / "eval" / "metrics.json").read_text())
+    _run([str(bin_ / "rnnlab-predict"), "run=run", "steps=8", "hydra.run.dir=forecast"], empty)
+    assert len((empty / "forecast" / "forecast.csv").read_text().splitlines()) == 1 + 8
+    _run([str(bin_ / "rnnlab-export"), "run=run", "hydra.run.dir=export"], empty)
+    assert json.loads((empty / "export" / "model.json").read_text())["file"] == "model.pt2"
 
     text = ["data=text", "model.hidden_size=16", "data.window=32", "data.batch_size=16"]
     _run([str(bin_ / "rnnlab-train"), *QUIET, *text, "hydra.run.dir=text"], empty)
