@@ -46,8 +46,8 @@ def _write_rows(path: Path, rows: list[dict[str, str]], columns: list[str]) -> P
 
 @pytest.fixture(scope="session")
 def load_run(tmp_path_factory) -> tuple[Path, Path]:
-    """A finished quantile forecaster of the load with the temperature (debug=fast), and
-    its CSV."""
+    """A finished quantile forecaster (LSTM 1x64, debug=fast) of the load with the
+    temperature, and its CSV."""
     folder = tmp_path_factory.mktemp("load")
     data = _load_csv(folder)
     run = folder / "run"
@@ -55,7 +55,7 @@ def load_run(tmp_path_factory) -> tuple[Path, Path]:
         "rnnlab-train", *FAST, "data=series", f"data.path={data}", "data.target=load",
         "data.covariates=[temperature]", "data.time_column=time", f"data.window={WINDOW}",
         f"data.horizon={HORIZON}", "data.rollout_steps=8", "task.likelihood=quantile",
-        "model.hidden_size=16", f"hydra.run.dir={run}",
+        f"hydra.run.dir={run}",
     )  # fmt: skip
     assert code == 0, stderr[-3000:]
     return run, data
@@ -218,6 +218,24 @@ def test_predict_mistakes_are_one_line_and_write_nothing(load_run, text_run, sin
     assert code == 2, stderr[-2000:]
     assert expected in one_line(stderr)
     assert not (out / "forecast.csv").exists()
+
+
+def test_an_irregular_time_column_asks_for_freq(load_run, tmp_path):
+    run, data = load_run
+    rows = [row for row in _rows(data) if row["load"]]
+    rows[-3]["time"] = rows[-3]["time"].replace(":00", ":30")  # one row half an hour off
+    irregular = _write_rows(tmp_path / "irregular.csv", rows, ["time", "load", "temperature"])
+    code, _, stderr = run_entry(
+        "rnnlab-predict", f"run={run}", "steps=2", f"data.path={irregular}", f"hydra.run.dir={tmp_path / 'x'}"
+    )
+    assert code == 2 and "freq must be a number and a unit" in one_line(stderr)
+    assert "the time column's rows are not evenly spaced" in one_line(stderr)
+    code, output, out = _predict(tmp_path, f"run={run}", "steps=2", f"data.path={irregular}", "freq=2h")
+    assert code == 0, output[-3000:]
+    last = datetime.fromisoformat(rows[-1]["time"])
+    assert [row["time"] for row in _rows(out / "forecast.csv")] == [
+        (last + timedelta(hours=2 * k)).isoformat(sep=" ", timespec="minutes") for k in (1, 2)
+    ]
 
 
 def test_values_on_another_scale_are_warned_with_the_ratio(load_run, tmp_path):

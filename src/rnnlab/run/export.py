@@ -88,6 +88,8 @@ def _onnx(program, examples: torch.Tensor, path: Path) -> tuple[torch.Tensor, ..
         ) from None
     for name in ("onnx_ir", "onnxscript"):  # their passes log each step at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
+    # torch's ONNX registry warns that torchvision (not a dependency) is missing
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():  # the exporter's own deprecations, not the user's
             warnings.simplefilter("ignore", FutureWarning)
