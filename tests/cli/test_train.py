@@ -110,17 +110,19 @@ def test_help_and_cfg_do_not_import_torch():
     code = (
         "import sys\n"
         "from rnnlab.cli.train import main\n"
-        "for args in (['--help'], ['--cfg', 'job']):\n"
+        "for args in (['--help'], ['--cfg', 'job'], ['--cfg', 'job', 'logger=[mlflow,wandb]']):\n"
         "    sys.argv = ['rnnlab-train', *args]\n"
         "    try:\n"
         "        main()\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ('torch', 'lightning', 'optuna', 'submitit')\n"
+        "heavy = ('torch', 'lightning', 'optuna', 'submitit', 'mlflow', 'wandb')\n"
         "print(*[name in sys.modules for name in heavy])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "False False False False"  # Hydra's plugins too
+    assert (
+        result.stdout.strip().splitlines()[-1] == "False False False False False False"
+    )  # Hydra's plugins too
     assert "== Config groups" in result.stdout and f"model: {', '.join(options('model'))}" in result.stdout
 
 

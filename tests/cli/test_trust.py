@@ -48,8 +48,19 @@ def _craft(config: dict, group: str, payload: dict) -> dict:
     return config
 
 
-@pytest.mark.parametrize("route", ["eval", "sample", "predict", "export", "train ckpt_path", "resume"])
-@pytest.mark.parametrize("payload", list(_payloads(Path(), Path(), Path())))
+# rnnlab-predict and rnnlab-export read checkpoints through the same load_checkpoint as
+# rnnlab-eval: two payloads each show they take that door
+ROUTES = [
+    *(
+        (route, payload)
+        for route in ("eval", "sample", "train ckpt_path", "resume")
+        for payload in _payloads(Path(), Path(), Path())
+    ),
+    *((route, payload) for route in ("predict", "export") for payload in ("open", "nested")),
+]
+
+
+@pytest.mark.parametrize(("route", "payload"), ROUTES)
 def test_a_crafted_checkpoint_or_config_runs_no_code(text_run, tmp_path, route, payload):
     victim, secret, copy = tmp_path / "victim.txt", tmp_path / "secret.txt", tmp_path / "copy.txt"
     victim.write_text("precious")

@@ -20,7 +20,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
     import lightning as L
 
-    from rnnlab.run import build
+    from rnnlab.run import build, trackers
     from rnnlab.run.environment import write_environment
     from rnnlab.run.launch import torch_threads
     from rnnlab.run.settings import check_run
@@ -52,6 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
         check_continuation(cfg, task)
     trainer = build.build_trainer(cfg, budget)
     refuse_ddp_in_local_sweep(cfg, trainer)
+    trackers.start(trainer, cfg, run_dir)  # an unreachable tracker stops the run here
     if trainer.is_global_zero:
         write_environment(run_dir / "env.json")
     build.log_hyperparams(trainer, cfg, task)
@@ -68,7 +69,9 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     if cfg.get("probe") is not None:
         metrics.update(probe(task, list(cfg.probe)))
     status = "ok" if stopped is None else "pruned"
-    return finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name, status)
+    metrics = finish(trainer, metrics, datamodule.spec, run_dir, cfg.task_name, status)
+    trackers.finish(trainer, metrics, run_dir)
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

@@ -169,11 +169,14 @@ def _check_optimization(task: L.LightningModule, cfg: DictConfig) -> None:
 
 def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
     """Every entry of a callbacks/logger group that names a ``_target_`` (null entries are off)."""
-    return [
-        instantiate(group, conf, path=f"{group}.{name}")
-        for name, conf in (configs or {}).items()
-        if conf is not None and "_target_" in conf
-    ]
+    from rnnlab.run.trackers import check_installed
+
+    built = []
+    for name, conf in (configs or {}).items():
+        if conf is not None and "_target_" in conf:
+            check_installed(f"{group}.{name}", str(conf._target_))
+            built.append(instantiate(group, conf, path=f"{group}.{name}"))
+    return built
 
 
 def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Trainer:
