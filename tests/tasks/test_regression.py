@@ -78,8 +78,11 @@ def test_relative_scaling_is_translation_invariant():
         ("lstm", "scratch", "last", 6),
         # the longer runs keep the default suite under its time budget: they run with the slow tests
         pytest.param("lstm_ln", "scratch", "last", 12, marks=pytest.mark.slow),
-        # pooling heads must first learn where in the window the recent values are
-        pytest.param("gru", "scratch", "attention", 15, marks=pytest.mark.slow),
+        # pooling heads must first learn where in the window the recent values are: after 15
+        # epochs the attention head's test/mse over naive was 0.076 / 0.22 / 0.26 / 0.19 / 0.37
+        # for seeds 0-4 (another CPU failed seed 0's bound); after 30, 0.037 / 0.041 / 0.036
+        # (seeds 1, 2, 4). The other cases' worst over seeds 0-4: 0.072 (last), 0.070 (mean)
+        pytest.param("gru", "scratch", "attention", 30, marks=pytest.mark.slow),
         pytest.param("lstm", "torch", "mean", 30, marks=pytest.mark.slow),
     ],
 )
