@@ -126,8 +126,8 @@ def test_every_model_family_learns_the_sine_task(tmp_path, family):
     net = FAMILIES[family](input_size=1, output_size=4, hidden_size=16, num_layers=2)
     task = SequenceRegressor(net=net, spec=data.spec, optimizer=functools.partial(torch.optim.Adam, lr=1e-2))
     metrics = fit_and_test(task, data, 10, tmp_path)
-    assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]  # measured 0.015-0.035
-    assert metrics["test_rollout/mse"] < 0.1 * metrics["test_rollout/naive_mse"]  # 0.007-0.023
+    assert metrics["test/mse"] < 0.1 * metrics["test/naive_mse"]  # 0.015-0.060 over seeds 0-2
+    assert metrics["test_rollout/mse"] < 0.1 * metrics["test_rollout/naive_mse"]  # 0.007-0.049
 
 
 @pytest.mark.parametrize("name", ["plateau", "cosine"])
