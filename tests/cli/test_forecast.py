@@ -180,10 +180,20 @@ def _mistakes(
             [f"run={run}", "steps=4", f"data.path={short}"],
             f"data.path must be a CSV with at least the run's window of rows ({WINDOW})",
         ),
-        "steps 0": ([f"run={run}", "steps=0"], "steps must be an integer >= 1 (got 0)"),
-        "steps negative": ([f"run={run}", "steps=-3"], "steps must be an integer >= 1 (got -3)"),
-        "steps fraction": ([f"run={run}", "steps=1.5"], "steps must be an integer >= 1 (got 1.5)"),
-        "steps missing": ([f"run={run}"], "steps must be an integer >= 1"),
+        "steps 0": ([f"run={run}", "steps=0"], "steps must be an integer in [1, 100000] (got 0)"),
+        "steps negative": ([f"run={run}", "steps=-3"], "steps must be an integer in [1, 100000] (got -3)"),
+        "steps fraction": ([f"run={run}", "steps=1.5"], "steps must be an integer in [1, 100000] (got 1.5)"),
+        "steps missing": ([f"run={run}"], "steps must be an integer in [1, 100000]"),
+        "steps huge": (
+            [f"run={run}", "steps=1000000000"],
+            "steps must be an integer in [1, 100000] (got 1000000000)",
+        ),
+        "freq against the column": (
+            [f"run={run}", "steps=4", f"data.path={data}", "freq=2h"],
+            "freq must be null or the time column's own step (1:00:00): the rows are evenly spaced "
+            "(got '2h')",
+        ),
+        "a directory as data": ([f"run={run}", "steps=4", f"data.path={tmp_path}"], "data.path must be"),
         "past the covariates": (
             [f"run={run}", "steps=40", f"data.path={data}"],
             "steps must be at most 16 for this file (got 40): past the horizon (4)",
@@ -204,7 +214,8 @@ def _mistakes(
     "mistake",
     [
         "not a forecaster", "no run", "missing column", "too few rows", "steps 0", "steps negative",
-        "steps fraction", "steps missing", "past the covariates", "bad freq", "calibration too long",
+        "steps fraction", "steps missing", "steps huge", "freq against the column", "a directory as data",
+        "past the covariates", "bad freq", "calibration too long",
         "unwritable dir",
     ],
 )  # fmt: skip

@@ -93,12 +93,20 @@ def _utc(moment: datetime) -> datetime:
 
 
 def series_step(times: Sequence, freq: str | None = None, setting: str = "freq"):
-    """The step between rows: ``freq`` where given, else the step every row keeps (a
-    timedelta, or a number for numeric times); an irregular column asks for ``freq``."""
+    """The step between rows: the one every row keeps (a timedelta, or a number for numeric
+    times), or ``freq`` for an irregular column, which must give one; a ``freq`` that
+    contradicts a regular column's step is refused (the model learned that step)."""
     numeric = not isinstance(times[-1], datetime)
-    if freq is not None:
-        return parse_freq(freq, numeric, setting)
     steps = {b - a for a, b in itertools.pairwise(times)}
+    if freq is not None:
+        step = parse_freq(freq, numeric, setting)
+        if len(steps) == 1 and step != next(iter(steps)):
+            raise ConfigError(
+                setting,
+                f"null or the time column's own step ({next(iter(steps))}): the rows are evenly spaced",
+                freq,
+            )
+        return step
     if len(steps) != 1:
         shown = ", ".join(str(step) for step in sorted(steps)[:3])
         raise ConfigError(

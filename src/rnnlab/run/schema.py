@@ -368,7 +368,9 @@ class PredictSettings(FromRun):
 
     unknown: ClassVar[str] = "a key rnnlab-predict reads"
 
-    steps: Annotated[int, Setting("steps to forecast past the last row", "an integer >= 1", ge=1)]
+    steps: Annotated[
+        int, Setting("steps to forecast past the last row", "an integer in [1, 100000]", ge=1, le=100_000)
+    ]
     data: PredictData = PredictData()
     freq: Annotated[
         str | None,
