@@ -105,18 +105,20 @@ def test_a_tracker_not_installed_is_one_line_with_the_install_command(tmp_path, 
 
 
 @pytest.mark.slow
-def test_an_unreachable_tracking_server_stops_the_run_before_training(tmp_path):
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [("http://127.0.0.1:9", "Connection refused"), ("foo://bar", "unsupported URI 'foo://bar'")],
+)
+def test_an_unreachable_tracking_server_stops_the_run_before_training(tmp_path, uri, reason):
     pytest.importorskip("mlflow")
     run = tmp_path / "run"
-    code, stderr = _train(
-        tmp_path, LOGGERS, "logger.mlflow.tracking_uri=http://127.0.0.1:9", f"hydra.run.dir={run}"
-    )
+    code, stderr = _train(tmp_path, LOGGERS, f"logger.mlflow.tracking_uri={uri}", f"hydra.run.dir={run}")
     assert code == 2
     line = one_line(stderr)
     assert line.startswith(
         "rnnlab-train: error: logger.mlflow.tracking_uri must be a tracking URI MLflow can reach"
     )
-    assert "Connection refused" in line
+    assert reason in line
     assert not (run / "checkpoints").exists() and not (run / "env.json").exists()
 
 

@@ -169,13 +169,16 @@ def _check_optimization(task: L.LightningModule, cfg: DictConfig) -> None:
 
 def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
     """Every entry of a callbacks/logger group that names a ``_target_`` (null entries are off)."""
-    from rnnlab.run.trackers import check_installed
+    from rnnlab.run.trackers import check_installed, refused_uri
 
     built = []
     for name, conf in (configs or {}).items():
         if conf is not None and "_target_" in conf:
             check_installed(f"{group}.{name}", str(conf._target_))
-            built.append(instantiate(group, conf, path=f"{group}.{name}"))
+            try:
+                built.append(instantiate(group, conf, path=f"{group}.{name}"))
+            except ConfigError as error:
+                raise refused_uri(error, f"{group}.{name}", conf) from None
     return built
 
 

@@ -46,6 +46,16 @@ def check_installed(setting: str, target: str) -> None:
         )  # fmt: skip
 
 
+URI_ALLOWED = "a tracking URI MLflow can reach (sqlite:///path/mlflow.db, http://host:5000)"
+
+
+def refused_uri(error: ConfigError, setting: str, conf) -> ConfigError:
+    """MLflow's logger checks its tracking URI when it is built: say so by its key."""
+    if str(conf.get("_target_")) != "lightning.pytorch.loggers.MLFlowLogger":
+        return error
+    return ConfigError(f"{setting}.tracking_uri", URI_ALLOWED, conf.get("tracking_uri"), error.detail)
+
+
 def start(trainer, cfg, run_dir: Path) -> None:
     """Reach each tracker now (an unreachable one is a ConfigError before training), name
     its run after the run dir and tag it with the job's overrides (a sweep's, per job)."""
@@ -116,7 +126,7 @@ def _start_mlflow(logger, name: str, tags: dict[str, str], uri: str | None) -> N
     except Exception as error:  # MLflow's own errors: a URI, a server, a database
         raise ConfigError(
             "logger.mlflow.tracking_uri",
-            "a tracking URI MLflow can reach (sqlite:///path/mlflow.db, http://host:5000)",
+            URI_ALLOWED,
             uri,
             first_line(error),
         ) from None
