@@ -110,6 +110,7 @@ def test_the_first_horizon_is_the_forecast_eval_scores_for_that_window(load_run,
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow  # the default run keeps the forecast itself; the rest run with the slow tests
 def test_columns_in_another_order_give_the_same_forecast(load_run, tmp_path):
     run, data = load_run
     rows = _rows(data)
@@ -122,6 +123,7 @@ def test_columns_in_another_order_give_the_same_forecast(load_run, tmp_path):
     assert forecasts[0] == forecasts[1]
 
 
+@pytest.mark.slow
 def test_conformal_calibration_at_predict_time_changes_only_the_interval(load_run, tmp_path):
     run, data = load_run
     _, _, raw = _predict(tmp_path, f"run={run}", "steps=4", f"data.path={data}", name="raw")
@@ -135,6 +137,7 @@ def test_conformal_calibration_at_predict_time_changes_only_the_interval(load_ru
     assert json.loads((calibrated / "forecast.json").read_text())["interval"] == "conformal"
 
 
+@pytest.mark.slow
 def test_training_with_calibration_reports_raw_and_calibrated_coverage(tmp_path):
     out = tmp_path / "run"
     code, _, stderr = run_entry(
@@ -210,13 +213,19 @@ def _mistakes(
     }
 
 
+# three in the default run (a setting, a file, the covariates); the rest with the slow tests
+FAST_MISTAKES = ("steps 0", "missing column", "past the covariates")
+
+
 @pytest.mark.parametrize(
     "mistake",
     [
-        "not a forecaster", "no run", "missing column", "too few rows", "steps 0", "steps negative",
-        "steps fraction", "steps missing", "steps huge", "freq against the column", "a directory as data",
-        "past the covariates", "bad freq", "calibration too long",
-        "unwritable dir",
+        name if name in FAST_MISTAKES else pytest.param(name, marks=pytest.mark.slow)
+        for name in (
+            "not a forecaster", "no run", "missing column", "too few rows", "steps 0", "steps negative",
+            "steps fraction", "steps missing", "steps huge", "freq against the column", "a directory as data",
+            "past the covariates", "bad freq", "calibration too long", "unwritable dir",
+        )
     ],
 )  # fmt: skip
 def test_predict_mistakes_are_one_line_and_write_nothing(load_run, text_run, sine_run, tmp_path, mistake):
@@ -231,6 +240,7 @@ def test_predict_mistakes_are_one_line_and_write_nothing(load_run, text_run, sin
     assert not (out / "forecast.csv").exists()
 
 
+@pytest.mark.slow
 def test_an_irregular_time_column_asks_for_freq(load_run, tmp_path):
     run, data = load_run
     rows = [row for row in _rows(data) if row["load"]]
@@ -249,6 +259,7 @@ def test_an_irregular_time_column_asks_for_freq(load_run, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_values_on_another_scale_are_warned_with_the_ratio(load_run, tmp_path):
     run, data = load_run
     rows = _rows(data)

@@ -85,7 +85,8 @@ def test_a_wandb_run_is_offline_without_a_key_and_reads_back_from_its_files(tmp_
         elif kind == "summary":
             summary.update({item.key: json.loads(item.value_json) for item in record.summary.update})
     metrics = json.loads((tmp_path / "runs" / "one" / "metrics.json").read_text())
-    assert ("runs/one", "rnnlab-sine") in names
+    log = (tmp_path / "runs" / "one" / "train.log").read_text()
+    assert ("runs/one", "rnnlab-sine") in names, log[-3000:]
     assert config["model/hidden_size"] == 64 and config["override.logger"] == "[csv,wandb]"
     assert summary["final/test/mse"] == pytest.approx(metrics["test/mse"]) and summary["status"] == "ok"
     assert (offline / "files" / "metrics.json").exists()

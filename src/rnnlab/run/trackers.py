@@ -191,8 +191,10 @@ def _finish_wandb(
     logger, numbers: dict[str, float], status: str | None, files: list[Path], run_dir: Path
 ) -> None:
     run = logger.experiment
-    run.summary.update({f"final/{key}": value for key, value in numbers.items()})
-    run.summary["status"] = str(status)
-    for path in files:
-        run.save(str(path), base_path=str(run_dir), policy="now")
-    run.finish()  # offline: writes the run's files now, not at the process's exit
+    try:
+        run.summary.update({f"final/{key}": value for key, value in numbers.items()})
+        run.summary["status"] = str(status)
+        for path in files:
+            run.save(str(path), base_path=str(run_dir), policy="now")
+    finally:
+        run.finish()  # whatever failed above: the run's record is flushed now, not at exit
