@@ -191,9 +191,13 @@ class SequenceRegressor(TaskModule):
         else the point twice; in original units, from one pass of the network."""
         output, offsets = self._outputs(x)
         point = self.spec.scaling.decode(self.likelihood.point(output), offsets)
+        return point, self._bounds(output, offsets, point)
+
+    def _bounds(self, output: torch.Tensor, offsets: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+        """The outer quantiles (..., 2) where the likelihood has them, else the point twice."""
         if self.likelihood.levels:
-            return point, self._decoded_quantiles(output, offsets)[..., [0, -1]]
-        return point, torch.stack([point, point], dim=-1)
+            return self._decoded_quantiles(output, offsets)[..., [0, -1]]
+        return torch.stack([point, point], dim=-1)
 
     @torch.no_grad()
     def calibration_margins(self, windows) -> torch.Tensor:
@@ -302,12 +306,8 @@ class SequenceRegressor(TaskModule):
 
     def _score_calibrated(self, split, output, offsets, prediction, truth) -> None:
         """Whether the truth fell in the conformal interval, and its width."""
-        if self.likelihood.levels:
-            bounds = self._decoded_quantiles(output, offsets)[..., [0, -1]]
-            lower, upper = bounds[..., 0], bounds[..., 1]
-        else:
-            lower = upper = prediction
-        lower, upper = lower - self.margins, upper + self.margins
+        bounds = self._bounds(output, offsets, prediction)
+        lower, upper = bounds[..., 0] - self.margins, bounds[..., 1] + self.margins
         scores = self.metrics[f"{split}_interval"]
         scores["coverage_conformal"].update(((truth >= lower) & (truth <= upper)).float())
         scores["width_conformal"].update(upper - lower)
