@@ -265,10 +265,12 @@ def test_values_on_another_scale_are_warned_with_the_ratio(load_run, tmp_path):
     rows = _rows(data)
     for row in rows:
         row["load"] = str(float(row["load"]) * 1000) if row["load"] else ""
+        row["temperature"] = str(float(row["temperature"]) * 100)
     kilo = _write_rows(tmp_path / "kilo.csv", rows, ["time", "load", "temperature"])
     code, output, _ = _predict(tmp_path, f"run={run}", "steps=4", f"data.path={kilo}")
     assert code == 0
     assert "warning: load: its last" in output and "as widely as in training" in output
+    assert "warning: temperature: its last" in output  # a covariate, named as the run's config names it
 
 
 def _export(run: Path, tmp_path: Path, fmt: str) -> Path:

@@ -27,7 +27,7 @@ def predict(cfg: DictConfig):
     _, frame = fc.read_frame(config, settings.data.path)
     calibrate = settings.calibrate or (config.get("task") or {}).get("calibrate")
     result = fc.forecast(task, config, frame, settings.steps, calibrate, settings.freq)
-    warnings = fc.check_scale(task, frame, int(config.data.window))
+    warnings = fc.check_scale(task, config, frame)
     for warning in warnings:
         print(f"rnnlab-predict: warning: {warning}", file=sys.stderr)
     folder = Path(cfg.paths.output_dir)

@@ -121,14 +121,12 @@ def datamodule_columns(data: dict) -> list[str]:
     return names
 
 
-def check_scale(task: SequenceRegressor, frame: Frame, window: int) -> list[str]:
+def check_scale(task: SequenceRegressor, config: DictConfig, frame: Frame) -> list[str]:
     """Warnings for columns whose recent spread is far from their training spread (other
-    units, another sensor): the ratio, per column."""
+    units, another sensor): the ratio, per column, named as the run's config names it."""
     scaling = task.spec.scaling
-    recent = frame.values[-max(4 * window, 2) :]
-    names = list(task.spec.targets) + [
-        f"covariate {i + 1}" for i in range(recent.shape[1] - len(task.spec.targets))
-    ]
+    recent = frame.values[-max(4 * int(config.data.window), 2) :]
+    names = list(task.spec.targets) + [str(name) for name in (config.data.get("covariates") or [])]
     warnings = []
     for index, name in enumerate(names):
         spread, trained = float(recent[:, index].std()), scaling.scale[index]
