@@ -97,13 +97,17 @@ def run_entry(entry: str, *args: str) -> tuple[int, str, str]:
     import io
     import logging
 
+    from rnnlab.cli import bench as bench_cli
     from rnnlab.cli import eval as eval_cli
     from rnnlab.cli import export as export_cli
     from rnnlab.cli import predict as predict_cli
+    from rnnlab.cli import report as report_cli
     from rnnlab.cli import sample as sample_cli
     from rnnlab.cli import train as train_cli
 
     main = {
+        "rnnlab-report": report_cli.main,
+        "rnnlab-bench": bench_cli.main,
         "rnnlab-train": train_cli.cli,
         "rnnlab-eval": eval_cli.cli,
         "rnnlab-sample": sample_cli.cli,

@@ -13,7 +13,6 @@ Light on purpose (pydantic only): the declarations of the run's settings load wi
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import types
@@ -26,7 +25,7 @@ import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
 from pydantic.fields import FieldInfo
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, did_you_mean
 
 __all__ = ["Annotated", "Field", "Setting", "Settings", "check", "declared", "describe", "fields"]
 
@@ -210,9 +209,7 @@ def _config_error(
         break
     got = given.get(name, first.get("input"))
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
-        closest = difflib.get_close_matches(name, sorted(declared), n=1)
-        hint = f"; did you mean {closest[0]}?" if closest else ""
-        return ConfigError(f"{prefix}{name}", f"{unknown}{hint}", got, "unknown key")
+        return ConfigError(f"{prefix}{name}", f"{unknown}{did_you_mean(name, declared)}", got, "unknown key")
     if first["type"] == "missing":
         return ConfigError(f"{prefix}{name}", "set (it has no default)")
     allowed = describe(field.annotation, field) if field is not None else first["msg"]

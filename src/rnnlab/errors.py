@@ -74,3 +74,12 @@ def config_group(group: str) -> Iterator[None]:
         if cause is None:
             raise
         raise cause.within(group) from None
+
+
+def did_you_mean(name: str, known) -> str:
+    """``; did you mean <the closest known name>?``, or nothing when none is close."""
+    import difflib
+
+    others = sorted(str(k) for k in known if str(k) != str(name))
+    closest = difflib.get_close_matches(str(name), others, n=1)
+    return f"; did you mean {closest[0]}?" if closest else ""

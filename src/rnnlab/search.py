@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     import optuna
@@ -52,23 +52,43 @@ def objectives(cfg: DictConfig | dict) -> tuple[list[str], list[str]]:
     return metrics, modes
 
 
-def worst(mode: str) -> float:
-    return math.inf if mode == "min" else -math.inf
-
-
 def outcome(cfg: DictConfig, metrics: dict[str, Any]) -> dict[str, Any]:
     """What a sweep job returns to its sweeper: ``status`` (ok, pruned, failed, diverged) and
-    ``values``, the optimized metrics (the worst value where one is missing or NaN)."""
-    names, modes = objectives(cfg)
-    values = []
-    for name, mode in zip(names, modes, strict=True):
-        value = metrics.get(name)
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
-        values.append(float(value) if ok else worst(mode))
-    result = {"status": metrics.get("status", "ok"), "values": values}
+    ``values``, the optimized metrics. A job that finished without a finite value of each
+    objective failed as a trial (a value nobody measured is never a study's best); ``missing``
+    then names the objective and ``wrote`` the metrics the job did write."""
+    names, _ = objectives(cfg)
+    result: dict[str, Any] = {"status": metrics.get("status", "ok"), "values": []}
     if "error" in metrics:
         result["error"] = metrics["error"]
+    if result["status"] != "ok":
+        return result
+    for name in names:
+        value = metrics.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            split = name.split("/")[0]  # the metrics of the objective's split first: the likely ones
+            wrote = sorted(
+                (k for k, v in metrics.items() if isinstance(v, int | float) and v is not True),
+                key=lambda k: (k.split("/")[0] != split, k),
+            )
+            reason = "it did not write it" if value is None else f"it wrote {value!r}, not a finite number"
+            return {
+                "status": "failed",
+                "values": [],
+                "missing": name,
+                "wrote": wrote,
+                "error": str(missing_objective(name, wrote, reason)),
+            }
+        result["values"].append(float(value))
     return result
+
+
+def missing_objective(name: str, wrote: list[str], detail: str) -> ConfigError:
+    from rnnlab.errors import did_you_mean
+
+    return ConfigError(
+        "optimized_metric", f"a metric the runs write{did_you_mean(name, wrote)}", name, detail
+    )
 
 
 # -- the search space -------------------------------------------------------------------------
@@ -155,19 +175,91 @@ def storage_url(storage: str | None, sweep_dir: Path) -> str:
 def open_storage(url: str, read_only: bool = False) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``. A journal file appends every change under a file lock, the
     way to share one study between processes on a shared file system; sqlite waits up to a
-    minute for another process's write. ``read_only``: create nothing (no tables, no file)."""
+    minute for another process's write. ``read_only``: create nothing (no tables, no file).
+    A file that is not what its URL claims (a journal that is not a journal, a sqlite file of
+    another program) is refused before Optuna writes to it."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    setting = "hydra.sweeper.storage"
     if url.endswith(JOURNAL):
+        path = Path(url)
+        if read_only and not path.is_file():
+            raise ConfigError(setting, "an existing Optuna journal file", url)
         if not read_only:
-            Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(url))
+            path.parent.mkdir(parents=True, exist_ok=True)
+        allowed = "an Optuna journal file (one JSON operation per line)"
+        if path.is_file() and not _journal_start(path):
+            raise ConfigError(setting, allowed, url, "its first line is not an Optuna operation")
+        try:
+            storage = JournalStorage(JournalFileBackend(url))
+            storage.get_all_studies()  # replays the file: a line that is no operation fails here
+            return storage
+        except Exception as error:
+            raise ConfigError(setting, allowed, url, first_line(error)) from None
+    sqlite = _sqlite_file(url)
+    if sqlite is not None:
+        _check_sqlite(sqlite, url, read_only)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine, skip_table_creation=read_only)
     except Exception as error:  # SQLAlchemy: no such driver, database, or file
-        raise ConfigError("hydra.sweeper.storage", "a storage Optuna can open", url, str(error)) from None
+        raise ConfigError(setting, "a storage Optuna can open", url, first_line(error)) from None
+
+
+def _journal_start(path: Path) -> bool:
+    """Whether a journal file is empty or starts with an Optuna operation (Optuna itself
+    reads a last line that is not one as a write still under way, and appends after it)."""
+    import json
+
+    with path.open("rb") as file:
+        first = file.readline()
+    if not first:
+        return True
+    try:
+        operation = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(operation, dict) and "op_code" in operation
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///path`` URL (``file:path?mode=ro&uri=true`` too); None for
+    another database or sqlite in memory."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :].split("?", 1)[0].removeprefix("file:")
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _check_sqlite(path: Path, url: str, read_only: bool) -> None:
+    """An existing sqlite file must be an Optuna study's (or empty): Optuna would add its
+    tables to another program's database."""
+    import sqlite3
+
+    if read_only and not path.is_file():
+        raise ConfigError("hydra.sweeper.storage", "an existing Optuna sqlite file", url)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(16)
+    if header != b"SQLite format 3\x00":
+        raise ConfigError(
+            "hydra.sweeper.storage", "an Optuna sqlite file", url, "the file is not a sqlite database"
+        )
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        connection.close()
+    if tables and "studies" not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise ConfigError(
+            "hydra.sweeper.storage",
+            "an Optuna sqlite file (or a new one)",
+            url,
+            f"it is another program's database (tables {shown}); Optuna would add its own",
+        )
 
 
 def trial_id(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> int:

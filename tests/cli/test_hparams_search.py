@@ -337,3 +337,106 @@ def test_a_grid_search_runs_every_point_once_and_stops(tmp_path):
     report_main([str(tmp_path)])  # a search's report: its history and what mattered
     assert "| model.hidden_size | 1.000 |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("metrics", "failed"),
+    [
+        ({"status": "ok", "val/loss": 0.5}, None),
+        (
+            {"status": "ok", "val/loss_best": 0.5},
+            "optimized_metric must be a metric the runs write; did you mean",
+        ),
+        (
+            {"status": "ok", "val/loss": "inf"},
+            "optimized_metric must be a metric the runs write (got 'val/loss')",
+        ),
+        ({"status": "ok", "val/loss": float("nan")}, "it wrote nan, not a finite number"),
+        ({"status": "ok", "val/loss": True}, "it wrote True, not a finite number"),
+    ],
+)
+def test_a_job_without_a_finite_objective_fails_its_trial(metrics, failed):
+    result = search.outcome(OmegaConf.create({"optimized_metric": "val/loss"}), metrics)
+    if failed is None:
+        assert result == {"status": "ok", "values": [0.5]}
+        return
+    assert result["status"] == "failed" and result["values"] == [] and result["missing"] == "val/loss"
+    assert failed in result["error"]
+
+
+def test_an_objective_no_job_writes_fails_the_trials_and_stops_the_search(tmp_path):
+    result = run_main(
+        "rnnlab-train",
+        "-m",
+        "hparams_search=sine_optuna",
+        *QUICK,
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra.sweeper.n_trials=4",
+        "optimized_metric=val/los",
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("rnnlab-train")]
+    assert line.startswith(
+        "rnnlab-train: error: optimized_metric must be a metric the runs write; did you mean val/loss? "
+        "(got 'val/los'): no trial finished with it (1 failed; the first wrote val/"
+    )
+    assert "val/loss_best" in line and line.endswith("); the search stopped")
+    trials = _study(tmp_path).trials
+    assert [t.state for t in trials] == [TrialState.FAIL]  # the search did not run 4 useless trials
+    assert trials[0].user_attrs["error"].startswith("optimized_metric must be a metric the runs write")
+    assert OmegaConf.load(tmp_path / "optimization_results.yaml").best is None  # no inf called best
+
+
+def _other_program_db(path):
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE invoices (id INTEGER)")
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        (
+            "notes.journal",
+            lambda p: p.write_text("this is not a journal\n"),
+            "hydra.sweeper.storage must be an Optuna journal file (one JSON operation per line) "
+            "(got '{path}'): its first line is not an Optuna operation",
+        ),
+        (
+            "study.db",
+            lambda p: p.write_text("a text file\n"),
+            "hydra.sweeper.storage must be an Optuna sqlite file (got 'sqlite:///{path}'): the file is not a "
+            "sqlite database",
+        ),
+        (
+            "accounts.db",
+            _other_program_db,
+            "hydra.sweeper.storage must be an Optuna sqlite file (or a new one) (got 'sqlite:///{path}'): "
+            "it is another program's database (tables invoices); Optuna would add its own",
+        ),
+    ],
+)
+def test_a_storage_that_is_not_what_it_claims_is_one_line_and_left_untouched(tmp_path, name, make, message):
+    path = tmp_path / name
+    make(path)
+    before = path.read_bytes()
+    storage = str(path) if name.endswith(".journal") else f"sqlite:///{path}"
+    result = run_main(
+        "rnnlab-train",
+        "-m",
+        "hparams_search=sine_optuna",
+        *QUICK,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"hydra.sweeper.storage='{storage}'",
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("rnnlab-train: error: " + message.format(path=path)), line
+    assert path.read_bytes() == before
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "sweep"])
+        or not (tmp_path / "sweep").exists()
+    )

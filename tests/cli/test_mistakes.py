@@ -14,12 +14,122 @@ from rnnlab import registry
 from tests.conftest import FAST, one_line, options, run_entry
 
 TRAIN = "rnnlab-train"
+REPORT, BENCH = "rnnlab-report", "rnnlab-bench"
+ARGPARSE = (REPORT, BENCH)  # entry points whose flags argparse reads (no Hydra run dir)
 SEED = "seed must be an integer in [0, 4294967295], or null for no seed"
 LR = "optimizer.lr must be a number > 0 (a learning rate of 0 trains nothing)"
 EPOCHS = "trainer.max_epochs must be an integer >= 1, or -1 for no epoch limit (with trainer.max_steps)"
 
 # (case id, entry point, arguments, the line it must print after "<entry>: error: ")
 MISTAKES = [
+    (
+        "report: a metric no job wrote",
+        REPORT,
+        ["{sweep}", "--metric", "val/los"],
+        "--metric must be a metric the sweep's finished jobs wrote; did you mean val/loss? (got 'val/los'): "
+        "they wrote val/loss, val/loss_best",
+    ),
+    ("report: a mode", REPORT, ["{sweep}", "--mode", "up"], "--mode must be one of min, max (got 'up')"),
+    (
+        "report: best over an unswept key",
+        REPORT,
+        ["{sweep}", "--best-over", "optimizer.l"],
+        "--best-over must be a key the sweep swept; did you mean optimizer.lr? (got 'optimizer.l'): swept: "
+        "model, optimizer.lr",
+    ),
+    (
+        "report: along an unswept key",
+        REPORT,
+        ["{sweep}", "--x", "val/loss", "--along", "model.hidden_size"],
+        "--along must be a key the sweep swept (got 'model.hidden_size'): swept: model, optimizer.lr",
+    ),
+    (
+        "report: x neither swept nor written",
+        REPORT,
+        ["{sweep}", "--x", "data.pairs"],
+        "--x must be a swept key with numeric values, or a metric the runs wrote with --along naming the "
+        "swept keys that move a point along a line (got 'data.pairs'): swept: model, optimizer.lr",
+    ),
+    (
+        "report: a missing journal",
+        REPORT,
+        ["{sweep}", "--storage", "{tmp}/gone.journal"],
+        "--storage must be an existing Optuna journal file (got '{tmp}/gone.journal')",
+    ),
+    (
+        "report: a journal that is not one",
+        REPORT,
+        ["{sweep}", "--storage", "{journal}"],
+        "--storage must be an Optuna journal file (one JSON operation per line) (got '{journal}'): its first "
+        "line is not an Optuna operation",
+    ),
+    (
+        "report: a storage URL",
+        REPORT,
+        ["{sweep}", "--storage", "nosuchdb://x"],
+        "--storage must be a storage Optuna can open (got 'nosuchdb://x'): Can't load plugin: "
+        "sqlalchemy.dialects:nosuchdb",
+    ),
+    (
+        "report: a flag misspelled",
+        REPORT,
+        ["{sweep}", "--metrics", "val/loss"],
+        "--metrics must be one of the flags -h, --help, --metric, --mode, --x, --storage, --along, "
+        "--best-over; did you mean --metric? (got '--metrics')",
+    ),
+    (
+        "report: not a sweep",
+        REPORT,
+        ["{tmp}/nowhere"],
+        "sweep must be a sweep directory with numbered job dirs (got '{tmp}/nowhere')",
+    ),
+    ("bench: no benchmark", BENCH, [], "benchmark must be given (see rnnlab-bench --help)"),
+    (
+        "bench: a benchmark misspelled",
+        BENCH,
+        ["scn"],
+        "benchmark must be one of sweep, cells, families, scan, parity, loader, startup, quality, pruning; "
+        "did you mean scan? (got 'scn')",
+    ),
+    ("bench: repeats 0", BENCH, ["cells", "--repeats", "0"], "--repeats must be an integer >= 1 (got '0')"),
+    (
+        "bench: repeats -1",
+        BENCH,
+        ["cells", "--repeats", "-1"],
+        "--repeats must be an integer >= 1 (got '-1')",
+    ),
+    (
+        "bench: repeats text",
+        BENCH,
+        ["cells", "--repeats", "x"],
+        "--repeats must be an integer >= 1 (got 'x')",
+    ),
+    ("bench: epochs 0", BENCH, ["sweep", "--epochs", "0"], "--epochs must be an integer >= 1 (got '0')"),
+    (
+        "bench: epochs of a benchmark without",
+        BENCH,
+        ["cells", "--epochs", "3"],
+        "--epochs must be left out of rnnlab-bench cells (only sweep runs epochs)",
+    ),
+    (
+        "bench: json in a missing dir",
+        BENCH,
+        ["cells", "--json", "{tmp}/no/cells.json"],
+        "--json must be a file in an existing directory (got '{tmp}/no/cells.json'): no directory {tmp}/no",
+    ),
+    (
+        "bench: json a dir",
+        BENCH,
+        ["cells", "--json", "{tmp}"],
+        "--json must be a file path, not a directory (got '{tmp}')",
+    ),
+    (
+        "bench: a flag misspelled",
+        BENCH,
+        ["cells", "--repats", "3"],
+        "--repats must be one of the flags -h, --help, --epochs, --repeats, --json; did you mean --repeats? "
+        "(got '--repats')",
+    ),
     (
         "a recall family's setting",
         TRAIN,
@@ -577,7 +687,16 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
     (base / "broken" / ".hydra" / "config.yaml").write_text("data: [unclosed\n")
     (base / "broken" / "checkpoints").mkdir()
     (base / "broken" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    for number, (model, lr) in enumerate((("gru", 0.01), ("lstm", 0.001))):
+        job = base / "sweep" / str(number)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(f"- model={model}\n- optimizer.lr={lr}\n")
+        (job / ".hydra" / "config.yaml").write_text("optimized_metric: val/loss_best\n")
+        (job / "metrics.json").write_text('{"status": "ok", "val/loss": 0.5, "val/loss_best": 0.4}')
+    (base / "notes.journal").write_text("not a journal\n")
     return {
+        "sweep": base / "sweep",
+        "journal": base / "notes.journal",
         "latin1": base / ("latin1.csv"),
         "semicolon": base / "semicolon.csv",
         "short": base / "short.csv",
@@ -610,7 +729,7 @@ def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args,
         paths["latin1"].write_bytes("hello world caf\xe9".encode("latin-1"))
     message = (message or FILE_MESSAGES[case]).format(**paths)
     run_dir = tmp_path / "run"
-    extra = [f"hydra.run.dir={run_dir}"] if entry != "rnnlab-sample" else []
+    extra = [f"hydra.run.dir={run_dir}"] if entry not in ("rnnlab-sample", *ARGPARSE) else []
     code, _, stderr = run_entry(entry, *(a.format(**paths) for a in args), *extra)
     assert code == 2, stderr[-3000:]
     assert one_line(stderr) == f"{entry}: error: {message}"

@@ -134,8 +134,8 @@ def test_report_refuses_an_x_that_is_not_a_swept_number(study_sweep, capsys):
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == (
         "rnnlab-report: error: --x must be a swept key with numeric values, or a metric the runs wrote "
-        "with --along naming the swept keys that move a point along a line (got 'model'; swept: model, "
-        "data.pairs, optimizer.lr)"
+        "with --along naming the swept keys that move a point along a line (got 'model'): swept: model, "
+        "data.pairs, optimizer.lr"
     )
 
 

@@ -140,6 +140,7 @@ class OptunaSweeper(Sweeper):
             "startup_trials": self.startup_trials,
             "warmup_epochs": self.warmup_epochs,
         }
+        missing: list[dict] = []  # the last batch's jobs that finished without the objective
         with Heartbeat(study, self.heartbeat_s) as heartbeat:
             while True:
                 self._fail_silent(study)
@@ -170,9 +171,19 @@ class OptunaSweeper(Sweeper):
                     raise
                 finally:
                     heartbeat.unwatch(trials)
-                for trial, job in zip(trials, returns, strict=True):
-                    self._tell(study, trial, job)
+                told = [self._tell(study, trial, job) for trial, job in zip(trials, returns, strict=True)]
+                missing = [r for r in told if "missing" in r]
+                if missing and len(missing) == len(told) and not _completed(study):
+                    break  # the objective is not a metric these runs write: more trials would not either
         self._write_results(study)
+        if not _completed(study) and missing:
+            first = missing[0]
+            raise search.missing_objective(
+                first["missing"],
+                first["wrote"],
+                f"no trial finished with it ({len(missing)} failed; the first wrote "
+                f"{', '.join(first['wrote'][:12])}); the search stopped",
+            )
 
     def _split(self, arguments: list[str]) -> tuple[dict, list[str]]:
         """The search space (sweeper params, then sweep overrides on the command line) and the
@@ -249,7 +260,8 @@ class OptunaSweeper(Sweeper):
                 study.tell(trial, state=TrialState.FAIL)
         return [t for t in trials if t.number in keep]
 
-    def _tell(self, study, trial, job) -> None:
+    def _tell(self, study, trial, job) -> dict:
+        """Tell the study how a job ended; return what the job returned."""
         from optuna.trial import TrialState
 
         try:
@@ -257,26 +269,27 @@ class OptunaSweeper(Sweeper):
         except Exception as error:  # the job raised: a bug, not a user's mistake
             trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
             study.tell(trial, state=TrialState.FAIL)
-            return
-        status = result.get("status", "ok") if isinstance(result, dict) else "failed"
+            return {"status": "failed"}
+        if not isinstance(result, dict):
+            result = {"status": "failed"}
+        status = result.get("status", "ok")
         trial.set_user_attr("status", status)
         if status == "pruned":
             study.tell(trial, state=TrialState.PRUNED)
         elif status == "ok":
             values = result["values"]
             study.tell(trial, values[0] if len(values) == 1 else values)
-        else:  # failed or diverged: recorded as failed, with the job's one line
+        else:  # failed, diverged, or finished without the objective: failed, with the job's one line
             if result.get("error"):
                 trial.set_user_attr("error", str(result["error"])[:500])
             study.tell(trial, state=TrialState.FAIL)
+        return result
 
     def _write_results(self, study) -> None:
         """``optimization_results.yaml``: the best trial, or for several objectives the trials
         on the Pareto front."""
-        from optuna.trial import TrialState
-
         results: dict[str, Any] = {"name": "optuna", "study_name": self.study_name}
-        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if not _completed(study):
             results["best"] = None
         elif len(self.directions) == 1:
             results["best_trial"] = study.best_trial.number
@@ -366,6 +379,12 @@ class Heartbeat:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join()
+
+
+def _completed(study) -> list:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
 def _counted(study) -> list:

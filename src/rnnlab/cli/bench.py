@@ -16,26 +16,29 @@ how they were got, are in docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 from rnnlab.bench import BENCHMARKS
+from rnnlab.cli.args import Parser, integer, new_file, one_of, write_file
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per sweep job (sweep only)")
-    parser.add_argument("--repeats", type=int, help="repeats to take medians of (default: the benchmark's)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser = Parser(prog="rnnlab-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("name", type=one_of(BENCHMARKS), metavar="benchmark", help=", ".join(BENCHMARKS))
+    parser.add_argument("--epochs", type=integer(1), help="epochs per sweep job (sweep only; default 20)")
+    parser.add_argument(
+        "--repeats", type=integer(1), help="repeats to take medians of (default: the benchmark's)"
+    )
+    parser.add_argument("--json", type=new_file, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.epochs is not None and args.name != "sweep":
+        parser.refuse(f"--epochs must be left out of rnnlab-bench {args.name} (only sweep runs epochs)")
     benchmark = BENCHMARKS[args.name]
-    options = {"epochs": args.epochs} if args.name == "sweep" else {}
+    options = {"epochs": args.epochs or 20} if args.name == "sweep" else {}
     result = benchmark.measure(args.repeats or benchmark.REPEATS, **options)
     benchmark.show(result)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_file(parser.prog, args.json, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,20 +15,29 @@ sweep's config stored (conf/train.yaml), then from its optimized_metric and opti
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
+from rnnlab.cli.args import Parser, one_of
+from rnnlab.errors import ConfigError, did_you_mean
 from rnnlab.report.figures import print_curves, print_table, write_curves, write_reports, write_search
-from rnnlab.report.sweep import IGNORED, curves, read_sweep, stored_objectives, stored_settings, summarize
+from rnnlab.report.sweep import (
+    IGNORED,
+    Job,
+    curves,
+    numeric,
+    read_sweep,
+    stored_objectives,
+    stored_settings,
+    summarize,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab-report", description=__doc__.splitlines()[0])
+    parser = Parser(prog="rnnlab-report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, help="a sweep directory: outputs/multirun/<stamp>")
     parser.add_argument("--metric", help="a metrics.json key (default: the sweep's optimized_metric)")
     parser.add_argument(
-        "--mode", choices=("min", "max"), help="which way is better (default: the sweep's optimized_mode)"
+        "--mode", type=one_of(("min", "max")), help="min or max: which way is better (default: the sweep's)"
     )
     parser.add_argument("--x", help="a swept key with numeric values: plot the metric against it")
     parser.add_argument(
@@ -48,27 +57,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     jobs = read_sweep(args.sweep) if args.sweep.is_dir() else []
     if not jobs:
-        _refuse(f"sweep must be a sweep directory with numbered job dirs (got '{args.sweep}')")
+        parser.refuse(f"sweep must be a sweep directory with numbered job dirs (got '{args.sweep}')")
     stored = stored_settings(args.sweep)
     metric = args.metric or stored.get("metric", "val/loss")
     mode = args.mode or stored.get("mode", "min")
     x, best_over = args.x or stored.get("x"), args.best_over or stored.get("best_over", [])
     along = args.along or stored.get("along", [])
+    try:
+        check_names(jobs, metric, x, best_over, along, given=args)
+        study = read_study(args.sweep, args.storage) if x is None else None
+    except ConfigError as error:
+        parser.refuse(error)
     rows = summarize(jobs, metric, mode)
     write_reports(args.sweep, jobs, rows, metric)
-    study = read_study(args.sweep, args.storage) if x is None else None
     if study is not None:
         objectives = stored_objectives(args.sweep) or [metric]
         write_search(args.sweep, study, objectives)
         print_table(rows, metric, f"{args.sweep}: a search of {len(jobs)} trials")
     elif x is not None:
         points = curves(jobs, metric, mode, x, best_over, along)
-        if not points:
-            swept = ", ".join(k for k in jobs[0].swept if not k.startswith(IGNORED)) or "none"
-            _refuse(
-                f"--x must be a swept key with numeric values, or a metric the runs wrote with --along "
-                f"naming the swept keys that move a point along a line (got '{x}'; swept: {swept})"
-            )
         columns_by = x if x in jobs[0].swept else ", ".join(along) or "run"
         write_curves(args.sweep, points, metric, x, columns_by)
         print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs", columns_by)
@@ -81,24 +88,75 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.sweep / 'report.csv'}, report.md, report.png")
 
 
+def check_names(jobs: list[Job], metric: str, x, best_over: list[str], along: list[str], given) -> None:
+    """The metric and keys the report reads, against what the jobs wrote and swept: a name no
+    job has would be an empty column. Each is named by its flag (the sweep's stored
+    ``report`` settings fill the flags left out)."""
+    written = sorted({k for j in jobs if j.status == "ok" for k, v in j.metrics.items() if _numeric(v)})
+    swept = [k for k in jobs[0].swept if not k.startswith(IGNORED)]
+
+    def listed(names: list[str]) -> str:
+        return ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+    def source(flag: str) -> str:
+        return "" if getattr(given, flag) else " (from the sweep's config)"
+
+    if written and metric not in written:
+        raise ConfigError(
+            "--metric",
+            f"a metric the sweep's finished jobs wrote{did_you_mean(metric, written)}",
+            metric,
+            f"they wrote {listed(written)}{source('metric')}",
+        )
+    for flag, keys in (("best_over", best_over), ("along", along)):
+        for key in keys:
+            if key not in swept:
+                raise ConfigError(
+                    f"--{flag.replace('_', '-')}",
+                    f"a key the sweep swept{did_you_mean(key, swept)}",
+                    key,
+                    f"swept: {listed(swept) or 'none'}{source(flag)}",
+                )
+    along_a_line = x in written and along
+    if x is not None and not ((x in swept and numeric(jobs, x)) or (x not in swept and along_a_line)):
+        raise ConfigError(
+            "--x",
+            "a swept key with numeric values, or a metric the runs wrote with --along naming the "
+            f"swept keys that move a point along a line{did_you_mean(x, [*swept, *written])}",
+            x,
+            f"swept: {listed(swept) or 'none'}{source('x')}",
+        )
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def read_study(sweep: Path, storage: str | None):
-    """The search's study, or None for a sweep that is not a search (or whose study does not
-    read: then the sweep is reported as a sweep, and the line says why)."""
+    """The search's study, or None for a sweep that is not a search. A study that does not
+    read is a mistake when ``--storage`` named it; the sweep dir's own (a sweep dir is
+    someone's files) is reported as a sweep, with a line saying why."""
+    import sys
+
+    from rnnlab.errors import first_line
     from rnnlab.search import stored_study
 
     try:
         return stored_study(sweep, storage)
+    except ConfigError as error:
+        if storage is None:
+            raise
+        raise ConfigError("--storage", error.allowed, error.got, error.detail) from None
     except Exception as error:
-        where = storage or sweep
-        print(
-            f"rnnlab-report: not read as an Optuna study ({type(error).__name__}): {where}", file=sys.stderr
-        )
+        if storage is not None:
+            raise ConfigError(
+                "--storage",
+                "an Optuna storage that holds this search (a .journal file or a database URL)",
+                storage,
+                first_line(error),
+            ) from None
+        print(f"rnnlab-report: not read as an Optuna study ({first_line(error)}): {sweep}", file=sys.stderr)
         return None
-
-
-def _refuse(message: str) -> None:
-    print(f"rnnlab-report: error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,11 @@ def _number(text: str | None) -> float | None:
         return None
 
 
+def numeric(jobs: list[Job], key: str) -> bool:
+    """Whether every job sets ``key`` to a number (a key to plot a metric against)."""
+    return all(_number(_override_value(job, key)) is not None for job in jobs)
+
+
 def baseline_key(metric: str) -> str:
     """The memoryless baseline logged beside a metric: test/acc -> test/baseline_acc."""
     split, _, name = metric.rpartition("/")

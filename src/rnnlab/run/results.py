@@ -26,11 +26,21 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float | str]:
     return out
 
 
-def write_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
-    """Write metrics.json whole or not at all (a stop mid-write leaves the old file)."""
+def write_whole(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a stop or a full disk mid-write leaves the old file
+    (and no half-written one beside it)."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
+    """Write metrics.json whole or not at all."""
+    write_whole(path, json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
 
 
 def suspect_results(metrics: Mapping[str, Any], spec: TaskSpec, steps: int) -> list[str]:

@@ -10,7 +10,6 @@ config group, at any depth, against the classes registered for that group
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab import registry
-from rnnlab.errors import ConfigError, config_group, first_line
+from rnnlab.errors import ConfigError, config_group, did_you_mean, first_line
 
 
 def _targets(node: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -86,10 +85,11 @@ def check_keys(config: Mapping, path: str, given: tuple[str, ...] = ()) -> None:
     for key in config:
         if (key.startswith("_") and key.endswith("_")) or key in accepted or key in given:
             continue
-        closest = difflib.get_close_matches(str(key), sorted(accepted), n=1)
-        hint = f"; did you mean {closest[0]}?" if closest else ""
         raise ConfigError(
-            f"{path}.{key}", f"a setting that {config['_target_']} takes{hint}", config[key], "unknown key"
+            f"{path}.{key}",
+            f"a setting that {config['_target_']} takes{did_you_mean(key, accepted)}",
+            config[key],
+            "unknown key",
         )
 
 
