@@ -15,6 +15,7 @@ from tests.conftest import FAST, one_line, options, run_entry
 
 TRAIN = "rnnlab-train"
 REPORT, BENCH = "rnnlab-report", "rnnlab-bench"
+PREDICT, EXPORT = "rnnlab-predict", "rnnlab-export"
 ARGPARSE = (REPORT, BENCH)  # entry points whose flags argparse reads (no Hydra run dir)
 SEED = "seed must be an integer in [0, 4294967295], or null for no seed"
 LR = "optimizer.lr must be a number > 0 (a learning rate of 0 trains nothing)"
@@ -82,6 +83,56 @@ MISTAKES = [
         REPORT,
         ["{tmp}/nowhere"],
         "sweep must be a sweep directory with numbered job dirs (got '{tmp}/nowhere')",
+    ),
+    (
+        "predict: not a run",
+        PREDICT,
+        ["run={tmp}/nowhere", "steps=5"],
+        "run must be a run dir of rnnlab-train (it holds checkpoints/) (got '{tmp}/nowhere')",
+    ),
+    ("predict: no steps", PREDICT, ["run={sine_dir}"], "steps must be an integer in [1, 100000]"),
+    (
+        "predict: steps 0",
+        PREDICT,
+        ["run={sine_dir}", "steps=0"],
+        "steps must be an integer in [1, 100000] (got 0)",
+    ),
+    (
+        "predict: a calibration",
+        PREDICT,
+        ["run={sine_dir}", "steps=5", "calibrate=isotonic"],
+        "calibrate must be null or conformal (got 'isotonic')",
+    ),
+    (
+        "predict: a freq without times",
+        PREDICT,
+        ["run={sine_dir}", "steps=5", "freq=1h"],
+        "freq must be null for data without a time column (its rows are numbered: data.time_column) (got '1h')",
+    ),
+    (
+        "predict: a file for generated data",
+        PREDICT,
+        ["run={sine_dir}", "steps=5", "data.path={short}"],
+        "data.path must be null for a run trained on generated data (no file) (got '{short}')",
+    ),
+    (
+        "predict: a key misspelled",
+        PREDICT,
+        ["run={sine_dir}", "stepz=3"],
+        "stepz must be a key the config has; did you mean steps? (--cfg job lists them; +stepz=3 adds a new one)",
+    ),
+    ("predict: a key it does not read", PREDICT, ["run={sine_dir}", "steps=5", "+stepz=3"], None),
+    (
+        "export: a format",
+        EXPORT,
+        ["run={sine_dir}", "format=tflite"],
+        "format must be torch or onnx (got 'tflite')",
+    ),
+    (
+        "export: not a run",
+        EXPORT,
+        ["run={tmp}"],
+        "run must be a run dir of rnnlab-train (it holds checkpoints/) (got '{tmp}')",
     ),
     ("bench: no benchmark", BENCH, [], "benchmark must be given (see rnnlab-bench --help)"),
     (
@@ -267,7 +318,8 @@ MISTAKES = [
         "misspelled nested key",
         TRAIN,
         ["model.hiden_size=8"],
-        "model.hiden_size must be a key the config has (--cfg job lists them; +model.hiden_size=8 adds a new one)",
+        "model.hiden_size must be a key the config has; did you mean model.hidden_size? (--cfg job lists them; "
+        "+model.hiden_size=8 adds a new one)",
     ),
     (
         "unknown group option",
@@ -650,6 +702,8 @@ MISTAKES = [
 
 # the messages that name a file made by the fixture below
 FILE_MESSAGES = {
+    "predict: a key it does not read": "stepz must be a key rnnlab-predict reads; did you mean steps? (got 3): "
+    "unknown key",
     "csv latin-1": "data.path must be a UTF-8 CSV file (got '{latin1}'): byte 0xe9 at offset 17 is not valid "
     "UTF-8 (save the file as UTF-8, e.g. iconv -f latin1 -t utf-8)",
     "csv with a delimiter set wrong": "data.column must be one of the file's columns: date;close (got 'close'): "

@@ -98,7 +98,7 @@ def run_entry_point(main, program: str, config_name: str | None = None) -> None:
     try:
         main()
     except (HydraException, ValueError) as error:
-        message = hydra_message(error)
+        message = hydra_message(error, config_name)
         if message is None:
             raise
         print(f"{program}: error: {message}", file=sys.stderr)
@@ -107,14 +107,14 @@ def run_entry_point(main, program: str, config_name: str | None = None) -> None:
         os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
-def hydra_message(error: BaseException) -> str | None:
+def hydra_message(error: BaseException, config_name: str | None = None) -> str | None:
     """One line for an error raised while Hydra composes a config or builds its plugins;
     None for an error that is not a setting's (a bug keeps its traceback)."""
     import re
 
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 
-    from rnnlab.errors import ConfigError
+    from rnnlab.errors import ConfigError, did_you_mean
     from rnnlab.run import legacy
 
     cause: BaseException | None = error
@@ -139,7 +139,8 @@ def hydra_message(error: BaseException) -> str | None:
         key, override = unknown.groups()
         if key in legacy.MOVED:
             return f"{key} must be written {legacy.MOVED[key]} since rnnlab 0.2 (the task reads it)"
-        return f"{key} must be a key the config has (--cfg job lists them; +{override} adds a new one)"
+        hint = did_you_mean(key, config_keys(config_name)) if config_name else ""
+        return f"{key} must be a key the config has{hint} (--cfg job lists them; +{override} adds a new one)"
     noise = ("full_key:", "object_type=", "Set the environment", "Config search path", "provider=")
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return " ".join(line for line in lines if not line.startswith(noise))
@@ -147,3 +148,24 @@ def hydra_message(error: BaseException) -> str | None:
 
 # Hydra's --help template asks for the declared settings by this name (conf/hydra/default.yaml)
 OmegaConf.register_new_resolver("rnnlab_settings", settings_help, replace=True)
+
+
+def config_keys(config_name: str) -> list[str]:
+    """Every key of the composed default config, dotted (``trainer.max_epochs``): the names a
+    misspelled override is matched against. Composed again, only on that error's path."""
+    from hydra import compose, initialize_config_dir
+
+    from rnnlab import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name)
+    keys = []
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, child in node.items():
+            keys.append(f"{prefix}{key}")
+            if isinstance(child, dict):
+                walk(child, f"{prefix}{key}.")
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return keys

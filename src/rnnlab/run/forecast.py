@@ -193,6 +193,10 @@ def times_ahead(frame: Frame, steps: int, freq: str | None) -> tuple[list, str |
     """The times of the ``steps`` rows after the last (row numbers without a time column)
     and the step, in words."""
     if frame.times is None:
+        if freq is not None:
+            raise ConfigError(
+                "freq", "null for data without a time column (its rows are numbered: data.time_column)", freq
+            )
         start = len(frame.values)
         return list(range(start + 1, start + steps + 1)), None
     step = series_step(frame.times, freq)
