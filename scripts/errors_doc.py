@@ -4,7 +4,9 @@
     python scripts/errors_doc.py --check  # exit 1 if the doc is out of date (a test runs this)
 
 The rows come from tests/cli/test_mistakes.py (MISTAKES, FILE_MESSAGES): each is a case the
-test suite runs through the real entry point, checking the whole line it prints.
+test suite runs through the real entry point, checking the whole line it prints; the pairs
+of settings that contradict come from rnnlab/run/contradictions.py (CONTRADICTIONS), whose
+examples the same test file runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "errors.md"
 START, END = "<!-- mistakes:start -->", "<!-- mistakes:end -->"
+PAIRS_START, PAIRS_END = "<!-- contradictions:start -->", "<!-- contradictions:end -->"
 
 
 def catalogue() -> str:
@@ -34,10 +37,30 @@ def catalogue() -> str:
     return "\n".join([START, header, *rows, END])
 
 
+def contradictions() -> str:
+    from rnnlab.run.contradictions import CONTRADICTIONS
+
+    def shown(text: str) -> str:
+        return re.sub(r"\{(\w+)\}", r"<\1>", text).replace("|", "\\|")
+
+    rows = []
+    for rule in CONTRADICTIONS:
+        example = shown(" ".join(rule.example))
+        allowed = shown(rule.allowed)
+        rows.append(f"| `{rule.first}` | `{rule.second}` | {allowed} | `rnnlab-train {example}` |")
+    header = "| setting | beside | must be | e.g. |\n|---|---|---|---|"
+    return "\n".join([PAIRS_START, header, *rows, PAIRS_END])
+
+
+def _between(text: str, start: str, end: str, section: str) -> str:
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return before + section + after
+
+
 def updated(text: str) -> str:
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    return before + catalogue() + after
+    text = _between(text, START, END, catalogue())
+    return _between(text, PAIRS_START, PAIRS_END, contradictions())
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from rnnlab import registry
+from rnnlab.run.contradictions import CONTRADICTIONS
 from tests.conftest import FAST, one_line, options, run_entry
 
 TRAIN = "rnnlab-train"
@@ -520,26 +521,6 @@ MISTAKES = [
         "none (got 600)",
     ),
     (
-        "budget with max_steps",
-        TRAIN,
-        ["budget=10min", "trainer.max_steps=860"],
-        "trainer.max_steps must be -1 with a budget (the budget ends the run and its schedule) (got 860)",
-    ),
-    (
-        "budget with max_time",
-        TRAIN,
-        ["budget=10min", "trainer.max_time=00:00:10:00"],
-        "trainer.max_time must be null with a budget (the budget ends the run and its schedule) "
-        "(got '00:00:10:00')",
-    ),
-    (
-        "validation on the clock with early stopping",
-        TRAIN,
-        ["trainer.val_check_interval=00:00:01:00", "trainer.check_val_every_n_epoch=null"],
-        "callbacks.early_stopping must be null with a time-based trainer.val_check_interval "
-        "(Lightning 2.6's EarlyStopping stops with an AttributeError on one) (got 'on')",
-    ),
-    (
         "checkpoint monitor",
         TRAIN,
         [*FAST, "callbacks.model_checkpoint.monitor=val/los"],
@@ -604,13 +585,6 @@ MISTAKES = [
         "rnnlab-eval",
         ["ckpt_path={bad_seed}"],
         "the checkpoint's stored seed must be an integer in [0, 4294967295], or null for no seed (got -5)",
-    ),
-    (
-        "resume and ckpt_path",
-        TRAIN,
-        ["resume={sine_dir}", "ckpt_path={sine}"],
-        "ckpt_path must be null with resume= (a resumed run continues from its own checkpoints/last.ckpt) "
-        "(got '{sine}')",
     ),
     (
         "resume a broken config",
@@ -806,3 +780,14 @@ def test_a_checkpoint_with_edited_generator_states_is_one_line(sine_run, tmp_pat
         "rnnlab-train: error: ckpt_path must be a checkpoint with valid random generator states: "
         "state vector is the wrong size"
     )
+
+
+@pytest.mark.parametrize("rule", CONTRADICTIONS, ids=[f"{r.first} with {r.second}" for r in CONTRADICTIONS])
+def test_settings_that_contradict_are_one_line_naming_both(files, tmp_path, rule):
+    args = [a.format(**files) for a in rule.example]
+    code, _, stderr = run_entry(TRAIN, *FAST, *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert code == 2, stderr[-3000:]
+    line = one_line(stderr)
+    assert line.startswith(f"{TRAIN}: error: {rule.first} must be {rule.allowed} (got ")
+    assert f"): {rule.second} is " in line
+    assert not (tmp_path / "run" / "checkpoints").exists()

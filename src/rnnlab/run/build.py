@@ -189,14 +189,6 @@ def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Traine
     from rnnlab.run.settings import check_trainer
 
     check_trainer(cfg.trainer, budgeted=budget is not None)
-    every = cfg.trainer.get("val_check_interval")
-    if isinstance(every, str) and OmegaConf.select(cfg, "callbacks.early_stopping") is not None:
-        raise ConfigError(
-            "callbacks.early_stopping",
-            "null with a time-based trainer.val_check_interval (Lightning 2.6's EarlyStopping "
-            "stops with an AttributeError on one)",
-            "on",
-        )
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"

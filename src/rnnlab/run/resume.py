@@ -19,14 +19,10 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from rnnlab.run.checkpoint import BUILT_GROUPS
+    from rnnlab.run.contradictions import check_contradictions, given_keys, overrides_given
     from rnnlab.run.targets import check_config
 
-    if cfg.get("ckpt_path"):
-        raise ConfigError(
-            "ckpt_path",
-            "null with resume= (a resumed run continues from its own checkpoints/last.ckpt)",
-            cfg.ckpt_path,
-        )
+    check_contradictions(cfg, given_keys(overrides_given()))  # resume= beside ckpt_path=
     source = Path(str(cfg.resume)).expanduser()
     saved, last = source / ".hydra" / "config.yaml", source / "checkpoints" / "last.ckpt"
     if not saved.is_file():

@@ -174,12 +174,6 @@ class TrainSettings(Settings):
     def _consistent(self) -> TrainSettings:
         from rnnlab.search import objectives
 
-        if self.ckpt_path and self.resume:
-            raise ConfigError(
-                "ckpt_path",
-                "null with resume= (a resumed run continues from its own checkpoints/last.ckpt)",
-                self.ckpt_path,
-            )
         objectives({"optimized_metric": self.optimized_metric, "optimized_mode": self.optimized_mode})
         return self
 

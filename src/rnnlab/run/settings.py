@@ -3,7 +3,7 @@
 rnnlab's parts check their own settings when they are built (their constructors declare
 them, rnnlab/declared.py); this module checks what the run reads itself (run/schema.py: the
 root keys of conf/train.yaml, the trainer, the optimizer) and the relations between
-settings that no single declaration sees (a budget beside a step limit).
+settings that no single declaration sees (run/contradictions.py: a budget beside a step limit).
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ def check_run(cfg: DictConfig) -> None:
     """Everything a training run can check before it builds anything: its settings and the
     classes its config names."""
     from rnnlab.run.checkpoint import BUILT_GROUPS
+    from rnnlab.run.contradictions import check_contradictions, given_keys, overrides_given
     from rnnlab.run.targets import check_config
 
     root_settings(cfg, TrainSettings)
     check_config(cfg, BUILT_GROUPS)
     check_declared("optimizer", cfg.optimizer)  # (the trainer's are checked where it is built)
+    check_contradictions(cfg, given_keys(overrides_given()))
 
 
 def check_declared(group: str, node: DictConfig | None) -> Settings | None:
@@ -60,17 +62,10 @@ def check_declared(group: str, node: DictConfig | None) -> Settings | None:
 
 
 def check_trainer(trainer: DictConfig, budgeted: bool = False) -> None:
-    """The trainer's declared settings, then how they meet: on a ``budget`` the budget ends
-    training, so a step limit or a second clock would cut its schedule short; without one,
-    something must end the run."""
+    """The trainer's declared settings, then that something ends the run (a budget beside
+    another stopping rule is in run/contradictions.py)."""
     settings = check_declared("trainer", trainer)
-    if budgeted:
-        for name, off in (("max_steps", -1), ("max_time", None)):
-            if getattr(settings, name) != off:
-                shown = "null" if off is None else off
-                allowed = f"{shown} with a budget (the budget ends the run and its schedule)"
-                raise ConfigError(f"trainer.{name}", allowed, getattr(settings, name))
-    elif settings.max_epochs == -1 and settings.max_steps == -1 and settings.max_time is None:
+    if not budgeted and settings.max_epochs == -1 and settings.max_steps == -1 and settings.max_time is None:
         raise ConfigError(
             "trainer.max_epochs",
             "-1 only with trainer.max_steps, trainer.max_time or budget set (else it never ends)",
