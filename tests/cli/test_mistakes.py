@@ -498,8 +498,22 @@ MISTAKES = [
         "parity too small for distinct splits",
         TRAIN,
         ["data=parity", "data.train_lengths=[3,5]"],
-        "data.val_size must be small enough for this task to make 1000 val sequences unlike the earlier "
-        "splits' (got 1000)",
+        "data.train_lengths must be larger (or data.train_size smaller): the earlier splits hold every "
+        "sequence this task makes, none is left for the val split; raise data.train_lengths",
+    ),
+    (
+        "mqar with a tiny vocabulary",
+        TRAIN,
+        ["data=mqar", "data.vocab_size=4", "data.pairs=1", "data.val_size=2"],
+        "data.vocab_size must be larger (or data.train_size smaller): the earlier splits hold every "
+        "sequence this task makes, none is left for the val split; raise data.vocab_size or data.pairs (got 4)",
+    ),
+    (
+        "a time column with a bad cell",
+        TRAIN,
+        ["data=series", "data.path={numbered}", "data.target=close", "data.time_column=t"],
+        "data.time_column must be a column of numbers throughout (its first row holds one) (got 't'): "
+        "line 7 holds 'x'",
     ),
     (
         "copy symbols",
@@ -722,8 +736,11 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
         (job / ".hydra" / "config.yaml").write_text("optimized_metric: val/loss_best\n")
         (job / "metrics.json").write_text('{"status": "ok", "val/loss": 0.5, "val/loss_best": 0.4}')
     (base / "notes.journal").write_text("not a journal\n")
+    rows = "".join(f"{'x' if i == 5 else i},{i % 7}\n" for i in range(300))
+    (base / "numbered.csv").write_text("t,close\n" + rows)
     return {
         "sweep": base / "sweep",
+        "numbered": base / "numbered.csv",
         "journal": base / "notes.journal",
         "latin1": base / ("latin1.csv"),
         "semicolon": base / "semicolon.csv",

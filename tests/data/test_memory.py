@@ -3,6 +3,7 @@ seed, that splits come from their own streams, and that the memoryless baselines
 score of an explicit memoryless predictor on the split."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -77,12 +78,23 @@ def test_each_split_has_its_own_stream():
     assert torch.equal(_tensors(bigger, "test")[0], _tensors(data, "test")[0])
 
 
-def test_a_task_too_small_for_distinct_splits_says_so():
-    data = ParityDataModule(train_lengths=[3, 4], train_size=30, val_size=10, test_size=10)
-    with pytest.raises(
-        ConfigError, match=r"^val_size must be small enough for this task to make 10 val sequences"
-    ):
+def test_a_task_too_small_for_distinct_splits_says_which_settings_make_it_larger():
+    data = ParityDataModule(train_lengths=[2, 3], train_size=200, val_size=10, test_size=10)
+    with pytest.raises(ConfigError) as error:  # the 12 strings of 2 or 3 bits are all in train
         data.setup()
+    assert str(error.value) == (
+        "train_lengths must be larger (or data.train_size smaller): the earlier splits hold every "
+        "sequence this task makes, none is left for the val split; raise data.train_lengths"
+    )
+    data = ParityDataModule(train_lengths=[3, 4], train_size=30, val_size=100, test_size=10)
+    with pytest.raises(ConfigError) as error:  # 30 draws leave few of the 24 strings, too few for 100
+        data.setup()
+    message = str(error.value)
+    assert message.startswith(
+        "val_size must be smaller, or the task larger (raise data.train_lengths): 20 draws of 100 made "
+    )
+    made, distinct = map(int, re.search(r"made (\d+) val sequences .*, (\d+) of them", message).groups())
+    assert 0 < made < 100 and 0 < distinct < 24 and message.endswith(" distinct (got 100)")
 
 
 def test_adding_targets_are_the_sum_of_the_two_marked_values():

@@ -66,6 +66,9 @@ class GeneratedDataModule(InMemoryDataModule, abc.ABC):
         self.sizes = {"train": train_size, "val": val_size, **dict.fromkeys(self.test_splits, test_size)}
         self.split_baselines: dict[str, dict[str, float]] = {}
 
+    # the settings that give the task more distinct sequences (named when it runs out of them)
+    grows: tuple[str, ...] = ()
+
     @abc.abstractmethod
     def generate(self, rng: np.random.Generator, size: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``size`` sequences of ``split``: inputs and targets, drawn from ``rng`` alone."""
@@ -99,9 +102,20 @@ class GeneratedDataModule(InMemoryDataModule, abc.ABC):
             count += int(new.sum())
             if count >= size:
                 return torch.cat(kept_inputs)[:size], torch.cat(kept_targets)[:size]
+        distinct = len({row.tobytes() for row in torch.cat(kept_inputs).numpy()})
+        larger = " or ".join(f"data.{name}" for name in self.grows)
+        if distinct == 0:  # the earlier splits hold every sequence this task makes
+            first = self.grows[0]
+            raise ConfigError(
+                first,
+                f"larger (or data.train_size smaller): the earlier splits hold every sequence this "
+                f"task makes, none is left for the {split} split; raise {larger}",
+                getattr(self, first, None),
+            )
         raise ConfigError(
             f"{split.split('_')[0]}_size",
-            f"small enough for this task to make {size} {split} sequences unlike the earlier splits'",
+            f"smaller, or the task larger (raise {larger}): 20 draws of {size} made {count} "
+            f"{split} sequences beyond the earlier splits', {distinct} of them distinct",
             size,
         )
 
@@ -125,6 +139,8 @@ class AddingDataModule(GeneratedDataModule):
     """Inputs (length, 2): a value uniform in [0, 1] and a marker that is 1 at two random
     steps; the target is the sum of the two marked values. The memoryless baseline always
     predicts 1, the mean of the sum (MSE 1/6 = 0.167 in expectation)."""
+
+    grows = ("length",)
 
     objective = "value"
 
@@ -181,6 +197,8 @@ class CopyDataModule(TokenDataModule):
     as Arjovsky et al. score it, so the memoryless baseline, blanks then a uniform guess, is
     ``symbols`` ln(``alphabet``) / (``delay`` + 2 ``symbols``)."""
 
+    grows = ("symbols", "alphabet")
+
     @declared
     def __init__(
         self,
@@ -216,6 +234,8 @@ class SelectiveCopyDataModule(TokenDataModule):
     """``tokens`` data tokens (1..``vocab_size`` - 2) at random places among ``length``
     steps of noise (0), then ``tokens`` markers (``vocab_size`` - 1) at which the model must
     output the data tokens in order: ``length`` + ``tokens`` steps, the answers scored."""
+
+    grows = ("vocab_size", "tokens")
 
     @declared
     def __init__(
@@ -254,6 +274,8 @@ class MQARDataModule(TokenDataModule):
     the ``length`` steps noise (0) with every key asked once, in random order at random
     steps; the model must output the key's value at each query, the steps scored (Zoology's
     layout, with every key queried)."""
+
+    grows = ("vocab_size", "pairs")
 
     @declared
     def __init__(
@@ -321,6 +343,8 @@ class ParityDataModule(GeneratedDataModule):
     ones is odd. A string is stored left-padded with zeros to its split's longest length,
     which leaves its parity unchanged: a batch is one tensor, and the model reads the
     string's bits last. The baseline is the majority class of the train split."""
+
+    grows = ("train_lengths",)
 
     objective = "classification"
     test_splits = ("test", "test_extrapolate")

@@ -35,10 +35,14 @@ def parse_times(
     """The column's cells as numbers, or as datetimes (naive, UTC where an offset was given);
     a cell that does not read is a ConfigError naming its line."""
     if time_format is None:
-        try:
+        if cells and _number(cells[0]) is not None:  # a numeric column: the first cell says so
+            for cell, line in zip(cells, lines, strict=True):
+                if _number(cell) is None:
+                    raise ConfigError(
+                        "time_column", "a column of numbers throughout (its first row holds one)", name,
+                        f"line {line} holds {cell!r}",
+                    )  # fmt: skip
             return [float(cell) for cell in cells]
-        except ValueError:
-            pass
         try:
             return [_utc(datetime.fromisoformat(cell)) for cell in cells]
         except ValueError:
@@ -56,6 +60,13 @@ def parse_times(
             )
             raise ConfigError("time_column", allowed, name, f"line {line} holds {cell!r}") from None
     return times
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 def _reader(name: str, cells: Sequence[str], time_format: str | None):
