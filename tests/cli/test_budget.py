@@ -53,8 +53,8 @@ def recorder(monkeypatch):
     recorders: list[Recorder] = []
     original = build.build_trainer
 
-    def build_trainer(cfg, budget=None):
-        trainer = original(cfg, budget)
+    def build_trainer(cfg, budget=None, signals=None):
+        trainer = original(cfg, budget, signals)
         trainer.callbacks.append(recorders[-1])
         return trainer
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
@@ -15,9 +16,13 @@ from rnnlab import CONFIG_DIR
 from rnnlab.run.entry import run_entry_point, skip_exit_gc
 from rnnlab.run.launch import in_sweep, process_rank
 
+if TYPE_CHECKING:
+    from rnnlab.callbacks.safety import GracefulInterrupt
 
-def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
-    """One training run in ``cfg.paths.output_dir``; returns the final metrics."""
+
+def train(cfg: DictConfig, signals: GracefulInterrupt | None = None) -> dict[str, float | str | list[str]]:
+    """One training run in ``cfg.paths.output_dir``; returns the final metrics. ``signals``:
+    the signal handling the caller holds around the run (main's), else the trainer's own."""
     import lightning as L
 
     from rnnlab.run import build, trackers
@@ -50,7 +55,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
     task = build.build_task(cfg, datamodule.spec, budget)
     if cfg.get("ckpt_path"):
         check_continuation(cfg, task)
-    trainer = build.build_trainer(cfg, budget)
+    trainer = build.build_trainer(cfg, budget, signals)
     refuse_ddp_in_local_sweep(cfg, trainer)
     trackers.start(trainer, cfg, run_dir)  # an unreachable tracker stops the run here
     if trainer.is_global_zero:
@@ -78,6 +83,7 @@ def train(cfg: DictConfig) -> dict[str, float | str | list[str]]:
 def main(cfg: DictConfig) -> dict | None:
     """One run; in a sweep, what the sweeper needs of it (rnnlab.search.outcome: the status
     and the optimized metrics), a failed job included: the other jobs run on."""
+    from rnnlab.callbacks.safety import GracefulInterrupt
     from rnnlab.run.resume import resumed_config
     from rnnlab.run.training import failure, quiet_worker_logs, record_failed_job
     from rnnlab.search import outcome
@@ -86,9 +92,10 @@ def main(cfg: DictConfig) -> dict | None:
     if process_rank() > 0:
         quiet_worker_logs()
     try:
-        if cfg.get("resume"):
-            cfg = resumed_config(cfg)
-        metrics = train(cfg)
+        with GracefulInterrupt(Path(cfg.paths.output_dir)) as signals:  # any phase: metrics.json says
+            if cfg.get("resume"):
+                cfg = resumed_config(cfg)
+            metrics = train(cfg, signals)
     except Exception as error:
         status, message, code = failure(error, cfg)
         if in_sweep() and status != "interrupted":

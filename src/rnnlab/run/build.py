@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.callbacks.budget import TICKS, TimeBudget
 from rnnlab.callbacks.pruning import TrialPruning
+from rnnlab.callbacks.safety import GracefulInterrupt
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
 from rnnlab.run.settings import budget_seconds
@@ -182,17 +183,20 @@ def _instantiate_all(group: str, configs: DictConfig | None) -> list[Any]:
     return built
 
 
-def build_trainer(cfg: DictConfig, budget: TimeBudget | None = None) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig, budget: TimeBudget | None = None, signals: GracefulInterrupt | None = None
+) -> L.Trainer:
     """The Trainer of ``cfg.trainer`` with the run's callbacks and loggers; on a budget the
-    budget alone ends training (its TimeBudget is the trainer's Timer)."""
-    from rnnlab.callbacks import DivergenceGuard, GracefulInterrupt, RunConfigCheckpoint
+    budget alone ends training (its TimeBudget is the trainer's Timer). ``signals``: the
+    run's signal handling, when the caller holds it around the whole run."""
+    from rnnlab.callbacks import DivergenceGuard, RunConfigCheckpoint
     from rnnlab.run.settings import check_trainer
 
     check_trainer(cfg.trainer, budgeted=budget is not None)
     # not from config: evaluation, resuming and safe stops depend on these
     run_config = OmegaConf.to_container(cfg, resolve=True)
-    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), GracefulInterrupt(last)]
+    signals = signals or GracefulInterrupt(Path(cfg.paths.output_dir))
+    safety = [RunConfigCheckpoint(run_config), DivergenceGuard(), signals]
     callbacks = [*_instantiate_all("callbacks", cfg.get("callbacks")), *safety]
     if cfg.get("trial") is not None:  # a job of an optuna search: report to its trial, maybe stop
         callbacks.append(build_pruning(cfg))

@@ -29,9 +29,13 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
         raise ConfigError(
             "resume", "a run directory of rnnlab-train (holding .hydra/config.yaml)", str(source)
         )
-    if not last.is_file():
+    again = not last.is_file() and interrupted_before_training(source)
+    if not last.is_file() and not again:
         raise ConfigError(
-            "resume", "a run directory with checkpoints/last.ckpt to continue from", str(source)
+            "resume",
+            "a run directory with checkpoints/last.ckpt to continue from (or one interrupted before "
+            "training began)",
+            str(source),
         )
     try:
         resumed = OmegaConf.create(legacy.upgrade(OmegaConf.to_container(OmegaConf.load(saved))))
@@ -63,10 +67,26 @@ def resumed_config(cfg: DictConfig) -> DictConfig:
             )
         OmegaConf.update(resumed, key, override.value(), force_add=True)
     resumed.paths.output_dir = cfg.paths.output_dir
-    resumed.ckpt_path = str(last)
+    resumed.ckpt_path = None if again else str(last)  # interrupted before training: from the start
     resumed.resume = None
     resumed.trial = None  # a search's trial ended with its job; the continuation is a plain run
     resumed.resumed_from = str(source)
     if process_rank() == 0:  # DDP workers re-read the same run; rank 0 keeps the record
         OmegaConf.save(resumed, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
     return resumed
+
+
+def interrupted_before_training(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` was stopped by a signal before its first step (its
+    metrics.json says so): resuming it starts it again with its config."""
+    import json
+
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(metrics, dict)
+        and metrics.get("status") == "interrupted"
+        and metrics.get("phase") in ("start-up", "sanity check")
+    )

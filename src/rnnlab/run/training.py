@@ -44,7 +44,8 @@ def refuse_ddp_in_local_sweep(cfg: DictConfig, trainer) -> None:
 
 
 def fit(trainer, task, datamodule, ckpt_path: str | None, run_dir: Path) -> None:
-    """Train; a diverged or interrupted run leaves metrics.json saying so, then raises."""
+    """Train; a diverged run leaves metrics.json saying so, then raises (an interrupted one:
+    GracefulInterrupt writes it)."""
     from rnnlab.callbacks import GracefulInterrupt, RunInterrupted, TrainingDiverged
     from rnnlab.run.results import scalar_metrics, write_metrics
 
@@ -60,14 +61,10 @@ def fit(trainer, task, datamodule, ckpt_path: str | None, run_dir: Path) -> None
     except TrainingDiverged as error:
         record("diverged", error=str(error))
         raise
-    except RunInterrupted:  # mid-epoch, with its checkpoint saved
-        record("interrupted")
-        raise
     interrupt = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
     if interrupt.signal is not None:  # came after the last training batch
         trainer.save_checkpoint(interrupt.checkpoint)
-        record("interrupted")
-        raise RunInterrupted(interrupt.signal, run_dir)
+        raise RunInterrupted(interrupt.signal, run_dir, "training")
 
 
 def fit_metrics(trainer, task, datamodule, budget) -> dict:
@@ -210,7 +207,13 @@ def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
         return "diverged", advice(error, cfg), 1
     if isinstance(error, RunInterrupted):
         resume = f"rnnlab-train resume={error.run_dir}"
-        return "interrupted", f"{error}; checkpoint saved. Resume with:\n  {resume}", 128 + error.signum
+        if error.phase in ("training", "validation"):
+            kept = "checkpoint saved"
+        elif error.resumable:
+            kept = "training had finished, its checkpoint is kept"
+        else:
+            kept = "nothing had trained yet; resuming starts it again"
+        return "interrupted", f"{error}; {kept}. Resume with:\n  {resume}", 128 + error.signum
     return "failed", f"{type(error).__name__}: {error}", None
 
 
