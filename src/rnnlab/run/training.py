@@ -3,6 +3,7 @@ best score, the test, the closing metrics, and what a failure reports."""
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 
@@ -214,7 +215,67 @@ def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
         else:
             kept = "nothing had trained yet; resuming starts it again"
         return "interrupted", f"{error}; {kept}. Resume with:\n  {resume}", 128 + error.signum
+    fault = _write_fault_in(error)
+    if fault is not None:
+        return "failed", write_fault(fault, Path(cfg.paths.output_dir)), 1
     return "failed", f"{type(error).__name__}: {error}", None
+
+
+def _write_fault_in(error: BaseException | None) -> OSError | None:
+    """The failed write behind ``error``: itself, or the cause a library wrapped it in
+    (Lightning's TensorBoard logger raises a ValueError from the OSError)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+# what a write can meet once the run is under way (a full disk, a folder that stops being
+# writable), in words
+WRITE_FAULTS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file is larger than the system allows",
+    errno.EROFS: "the file system became read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "an input/output error",
+}
+
+
+def write_fault(error: OSError, run_dir: Path) -> str:
+    """The one line for a write that failed mid-run: the path, why, and what was kept (the
+    last checkpoint, loaded to be sure). A checkpoint the write left half-written is removed
+    (a file copied across file systems is written in place); the run's status goes to
+    metrics.json where the disk still takes it."""
+    from rnnlab.run.checkpoint import read_checkpoint
+    from rnnlab.run.results import write_metrics
+
+    path = error.filename2 or error.filename  # shutil's copy names the destination second
+    reason = WRITE_FAULTS[error.errno]
+    removed = ""
+    if path and str(path).endswith(".ckpt") and Path(path).is_file():
+        try:
+            read_checkpoint(path)
+        except Exception:
+            Path(path).unlink(missing_ok=True)
+            removed = f"; the half-written {Path(path).name} was removed"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        checkpoint = read_checkpoint(last)
+        kept = (
+            f"{last} (epoch {checkpoint.get('epoch')}, step {checkpoint.get('global_step')}) is intact: "
+            f"rnnlab-train resume={run_dir} continues from it"
+        )
+    except Exception:
+        kept = "no checkpoint had been written"
+    message = f"could not write {path or 'a file of the run'}: {reason}; {kept}{removed}"
+    try:
+        write_metrics(run_dir / "metrics.json", {"status": "failed", "error": message})
+    except OSError as again:
+        message += f" (metrics.json could not be written either: {WRITE_FAULTS.get(again.errno, again)})"
+    return message
 
 
 def record_failed_job(cfg: DictConfig, status: str, message: str, code: int | None) -> dict:
