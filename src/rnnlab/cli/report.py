@@ -81,10 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs", columns_by)
     else:
         print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
-    failed = [j for j in jobs if j.status not in ("ok", "pruned")]
-    for job in failed:
-        error = job.metrics.get("error", "")
-        print(f"job {job.name} ({job.configuration}, seed {job.seed or '-'}): {job.status}: {error}")
+    for job in (j for j in jobs if j.status not in ("ok", "pruned")):
+        print(f"job {job.name} ({job.configuration}, seed {job.seed or '-'}): {unfinished(job, args.sweep)}")
     print(f"wrote {args.sweep / 'report.csv'}, report.md, report.png")
 
 
@@ -126,6 +124,18 @@ def check_names(jobs: list[Job], metric: str, x, best_over: list[str], along: li
             x,
             f"swept: {listed(swept) or 'none'}{source('x')}",
         )
+
+
+def unfinished(job: Job, sweep: Path) -> str:
+    """Why a job has no result, and for an interrupted one how to continue it."""
+    if job.status == "interrupted":
+        phase, signal = job.metrics.get("phase", "a run"), job.metrics.get("signal", "a signal")
+        return (
+            f"interrupted during {phase} by {signal}; continue it with rnnlab-train resume={sweep / job.name}"
+        )
+    if job.status == "missing":
+        return "unfinished: no metrics.json (it never started, or its process was killed outright)"
+    return f"{job.status}: {job.metrics.get('error', '')}"
 
 
 def _numeric(value) -> bool:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
 from rnnlab.run.entry import run_entry_point, skip_exit_gc
-from rnnlab.run.launch import in_sweep, process_rank
+from rnnlab.run.launch import ends_with_its_sweep, in_sweep, process_rank
 
 if TYPE_CHECKING:
     from rnnlab.callbacks.safety import GracefulInterrupt
@@ -91,20 +91,21 @@ def main(cfg: DictConfig) -> dict | None:
     skip_exit_gc()
     if process_rank() > 0:
         quiet_worker_logs()
-    try:
-        with GracefulInterrupt(Path(cfg.paths.output_dir)) as signals:  # any phase: metrics.json says
-            if cfg.get("resume"):
-                cfg = resumed_config(cfg)
-            metrics = train(cfg, signals)
-    except Exception as error:
-        status, message, code = failure(error, cfg)
-        if in_sweep() and status != "interrupted":
-            return outcome(cfg, record_failed_job(cfg, status, message, code))
-        if code is None:
-            raise
-        prefix = "rnnlab-train" if status == "interrupted" else "rnnlab-train: error"
-        print(f"{prefix}: {message}", file=sys.stderr)
-        sys.exit(code)
+    with ends_with_its_sweep():  # a job in a process of its own stops when its sweep is gone
+        try:
+            with GracefulInterrupt(Path(cfg.paths.output_dir)) as signals:  # any phase: metrics.json says
+                if cfg.get("resume"):
+                    cfg = resumed_config(cfg)
+                metrics = train(cfg, signals)
+        except Exception as error:
+            status, message, code = failure(error, cfg)
+            if in_sweep() and status != "interrupted":
+                return outcome(cfg, record_failed_job(cfg, status, message, code))
+            if code is None:
+                raise
+            prefix = "rnnlab-train" if status == "interrupted" else "rnnlab-train: error"
+            print(f"{prefix}: {message}", file=sys.stderr)
+            sys.exit(code)
     return outcome(cfg, metrics) if in_sweep() else None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from rnnlab.run.launch import process_rank
+from rnnlab.run.launch import mark_sweep_process, process_rank
 
 # What a run writes into its dir; any of the first group means the dir holds a run. (A dir
 # with only .hydra/ and the log is a run stopped by a bad setting, and may be reused.)
@@ -113,6 +113,7 @@ class ProtectRuns(Callback):
         _writable(run_dir, "hydra.run.dir", program)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        mark_sweep_process()  # its job processes stop when it is gone (run/launch.py)
         program, sweep_dir = config.hydra.help.app_name, Path(str(config.hydra.sweep.dir))
         jobs = sweep_jobs(sweep_dir)
         old = jobs or (sweep_dir / "multirun.yaml").exists()
