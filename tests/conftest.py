@@ -18,6 +18,35 @@ import rnnlab
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = rnnlab.CONFIG_DIR
+LEARNING_SEED = int(os.environ.get("RNNLAB_TEST_SEED", "0"))
+
+
+@pytest.fixture
+def seed() -> int:
+    """A learning test's seed: 0, or RNNLAB_TEST_SEED when its figures are measured over
+    seeds (scripts/learning_seeds.py). A fixed seed is not the same run on another CPU: each
+    bound must hold with margin over the seeds measured."""
+    return LEARNING_SEED
+
+
+@pytest.fixture
+def figure(request) -> Callable[[str, float], float]:
+    """``figure(name, value)`` returns ``value``, and records it (with the test and the seed) in
+    the JSON-lines file RNNLAB_FIGURES when that is set: what a bound is measured from."""
+
+    def record(name: str, value: float) -> float:
+        path = os.environ.get("RNNLAB_FIGURES")
+        if path:
+            import json
+
+            row = {"test": request.node.nodeid, "figure": name, "seed": LEARNING_SEED, "value": float(value)}
+            with open(path, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+        return float(value)
+
+    return record
+
+
 # A quick but real run: few batches per split, one epoch, every file still written.
 FAST = ["debug=fast", "callbacks.rich_progress_bar=null"]
 TEXT = [*FAST, "data=text", "data.window=32", "data.batch_size=16", "model.hidden_size=16"]

@@ -144,13 +144,18 @@ def test_run_dirs_are_unique_within_one_second(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_run_beats_the_naive_forecast_tenfold(tmp_path):
+def test_default_run_beats_the_naive_forecast_tenfold(tmp_path, seed, figure):
     """What `make train` runs: the default experiment, start to finish."""
-    result = run_main("rnnlab-train", f"hydra.run.dir={tmp_path}", "callbacks.rich_progress_bar=null")
+    result = run_main(
+        "rnnlab-train", f"hydra.run.dir={tmp_path}", "callbacks.rich_progress_bar=null", f"seed={seed}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["test/mse"] * 10 <= metrics["test/naive_mse"]
-    assert metrics["test_rollout/mse"] * 10 <= metrics["test_rollout/naive_mse"]
+    assert figure("test/mse over naive", metrics["test/mse"] / metrics["test/naive_mse"]) <= 0.1
+    assert (
+        figure("rollout mse over naive", metrics["test_rollout/mse"] / metrics["test_rollout/naive_mse"])
+        <= 0.1
+    )
 
 
 @pytest.mark.slow
@@ -217,18 +222,20 @@ def test_text_tutorial_completes_hello(tutorial_run):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", FAMILY_OPTIONS)
-def test_every_model_family_learns_the_text_tutorial_and_samples_from_it(tmp_path, model):
+def test_every_model_family_learns_the_text_tutorial_and_samples_from_it(tmp_path, model, seed, figure):
     """The recurrent families sample through their step mode, the transformer through its
     cache (about 7 s each on a 2-core CPU, S6 20 s)."""
     run = tmp_path / "run"
     result = run_main(
-        "rnnlab-train", "experiment=text_tutorial", f"model={model}", f"hydra.run.dir={run}", *FAST[1:]
-    )
+        "rnnlab-train", "experiment=text_tutorial", f"model={model}", f"hydra.run.dir={run}", *FAST[1:],
+        f"seed={seed}",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     text = "hello how are you\ni am fine\nhow are you doing\n"  # experiment/text_tutorial.yaml
     counts = collections.Counter(text)
     unigram = -sum(n / len(text) * math.log(n / len(text)) for n in counts.values())  # 2.6 nats
-    assert json.loads((run / "metrics.json").read_text())["test/loss"] < 0.2 * unigram
+    test_loss = json.loads((run / "metrics.json").read_text())["test/loss"]
+    assert figure("test/loss over unigram", test_loss / unigram) < 0.2
     ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
     result = run_main("rnnlab-sample", ckpt, "prompt=hello", "temperature=0", "length=12")
     assert result.returncode == 0, result.stderr
@@ -309,7 +316,7 @@ SHAKESPEARE = Path(__file__).resolve().parents[3] / "shared" / "data" / "tinysha
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHAKESPEARE.is_file(), reason="needs ../shared/data/tinyshakespeare.txt")
-def test_text_shakespeare_recipe_learns_on_a_slice(compose_train, tmp_path):
+def test_text_shakespeare_recipe_learns_on_a_slice(compose_train, tmp_path, seed, figure):
     """The text_shakespeare experiment on the first 200k characters, for 150 steps (a step
     count rather than its time budget, so that the bound holds on any machine)."""
     corpus = tmp_path / "slice.txt"
@@ -323,9 +330,10 @@ def test_text_shakespeare_recipe_learns_on_a_slice(compose_train, tmp_path):
         "scheduler.interval=step",
         "model.hidden_size=128",
         "callbacks.rich_progress_bar=null",
+        f"seed={seed}",
     )
     metrics = train(cfg)
-    assert metrics["val/loss"] < 2.3  # a unigram model scores about 3.3 nats
+    assert figure("val/loss", metrics["val/loss"]) < 2.3  # a unigram model scores about 3.3 nats
     assert "ROMEO:" in (tmp_path / "samples.txt").read_text()
 
 

@@ -64,7 +64,7 @@ def _train(tmp_path, *overrides):
         "callbacks.rich_progress_bar=null",
         "callbacks.gradient_flow=null",
         "logger=csv",
-        "seed=0",
+        *([] if any(o.startswith("seed=") for o in overrides) else ["seed=0"]),
         f"hydra.run.dir={run}",
     ]
     code, _, stderr = run_entry("rnnlab-train", *args)
@@ -93,10 +93,11 @@ def test_each_memory_task_reports_its_metric_beside_its_baseline(tmp_path, data,
 
 
 @pytest.mark.slow
-def test_an_lstm_solves_the_adding_problem_at_length_30(tmp_path):
+def test_an_lstm_solves_the_adding_problem_at_length_30(tmp_path, seed, figure):
     metrics = _train(
         tmp_path,
         "data=adding",
+        f"seed={seed}",
         "data.length=30",
         "data.train_size=2000",
         "data.val_size=200",
@@ -106,14 +107,15 @@ def test_an_lstm_solves_the_adding_problem_at_length_30(tmp_path):
         "optimizer.lr=0.01",
     )
     assert metrics["test/baseline_mse"] == pytest.approx(1 / 6, abs=0.02)
-    assert metrics["test/mse"] < 0.01
+    assert figure("test/mse", metrics["test/mse"]) < 0.01
 
 
 @pytest.mark.slow
-def test_the_tanh_rnn_stays_at_the_baseline_on_a_long_adding_problem(tmp_path):
+def test_the_tanh_rnn_stays_at_the_baseline_on_a_long_adding_problem(tmp_path, seed, figure):
     metrics = _train(
         tmp_path,
         "data=adding",
+        f"seed={seed}",
         "model=rnn",
         "data.length=150",
         "data.train_size=2000",
@@ -122,14 +124,15 @@ def test_the_tanh_rnn_stays_at_the_baseline_on_a_long_adding_problem(tmp_path):
         "model.hidden_size=32",
         "trainer.max_epochs=10",
     )
-    assert metrics["test/mse"] > 0.8 * metrics["test/baseline_mse"]
+    assert figure("test/mse over baseline", metrics["test/mse"] / metrics["test/baseline_mse"]) > 0.8
 
 
 @pytest.mark.slow
-def test_a_gru_learns_parity_and_keeps_it_on_longer_strings(tmp_path):
+def test_a_gru_learns_parity_and_keeps_it_on_longer_strings(tmp_path, seed, figure):
     metrics = _train(
         tmp_path,
         "data=parity",
+        f"seed={seed}",
         "model=gru",
         "data.train_lengths=[2,12]",
         "data.extrapolate_lengths=[13,30]",
@@ -142,11 +145,12 @@ def test_a_gru_learns_parity_and_keeps_it_on_longer_strings(tmp_path):
         "optimizer.lr=0.01",
     )
     assert metrics["test/baseline_acc"] < 0.6
-    assert metrics["test/acc"] > 0.95 and metrics["test_extrapolate/acc"] > 0.9
+    assert figure("test/acc", metrics["test/acc"]) > 0.95
+    assert figure("test_extrapolate/acc", metrics["test_extrapolate/acc"]) > 0.9
 
 
 @pytest.mark.slow
-def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path):
+def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path, seed, figure):
     # Every model first sits on a plateau where it answers with one of the sequence's
     # values, not the queried key's (0.45 on these sequences, against chance 1/8); recall
     # is leaving it. Many sequences for the task's size: the MQAR study at length 32
@@ -155,6 +159,7 @@ def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path):
         tmp_path,
         "data=mqar",
         "data.length=12",
+        f"seed={seed}",
         "data.pairs=3",
         "data.vocab_size=16",
         "data.train_size=8000",
@@ -166,5 +171,5 @@ def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path):
     )
     assert metrics["test/baseline_acc"] == pytest.approx(1 / 8)
     assert metrics["test/baseline_loss"] == pytest.approx(math.log(8))
-    assert metrics["test/acc"] > 0.65  # 0.84 measured; the plateau is 0.45
+    assert figure("test/acc", metrics["test/acc"]) > 0.65  # the plateau is 0.45
     assert "test/seq_acc" in metrics and metrics["status"] == "ok"
