@@ -47,9 +47,8 @@ def main() -> None:
         command = [sys.executable, "-m", "pytest", "-q", "-m", "slow or not slow", "-p", "no:cacheprovider"]
         command += [*LEARNING, *(["-k", args.k] if args.k else [])]
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        print(
-            f"seed {seed}: {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-500:]}"
-        )
+        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-500:]
+        print(f"seed {seed}: {summary}")
     show(args.out)
 
 
