@@ -52,7 +52,7 @@ def train(cfg: DictConfig, signals: GracefulInterrupt | None = None) -> dict[str
 
     datamodule = build.build_datamodule(cfg)
     budget = build.build_budget(cfg)
-    task = build.build_task(cfg, datamodule.spec, budget)
+    task = build.build_task(cfg, datamodule.spec, budget, datamodule)  # refused beyond free memory
     if cfg.get("ckpt_path"):
         check_continuation(cfg, task)
     trainer = build.build_trainer(cfg, budget, signals)

@@ -4,6 +4,7 @@ and (for the windowed tasks) their common settings, checked once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import lightning as L
 from torch.utils.data import DataLoader
@@ -39,6 +40,18 @@ Splits = Annotated[
 ]
 
 
+@runtime_checkable
+class PlansMemory(Protocol):
+    """A data module that can say, before it makes its data, how much memory that will take:
+    rnnlab's do; one from another package may (else its data is not estimated)."""
+
+    size_setting: str | None  # the setting that sizes the data (named when it would not fit)
+
+    def planned_bytes(self) -> int | None:
+        """The bytes ``setup()`` will hold, from the settings alone, or None where only the
+        data can tell."""
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Splits held as tensors (``self.datasets``: train, val and every name of
     ``spec.test_splits``), served a whole batch at a time. Subclasses fill the splits in
@@ -52,6 +65,11 @@ class InMemoryDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.seed = data_seed(seed)
         self.datasets: dict[str, TensorBatches] = {}
+
+    size_setting: str | None = None
+
+    def planned_bytes(self) -> int | None:  # PlansMemory; a subclass that can tell, tells
+        return None
 
     def task_spec(self) -> TaskSpec:
         """The spec of the data ``setup()`` made (called only after it)."""

@@ -68,6 +68,18 @@ class GeneratedDataModule(InMemoryDataModule, abc.ABC):
 
     # the settings that give the task more distinct sequences (named when it runs out of them)
     grows: tuple[str, ...] = ()
+    size_setting = "train_size"
+
+    def planned_bytes(self) -> int:
+        """Every split's sequences, from one generated sequence of each (its inputs and
+        targets) times the split's size."""
+        total = 0
+        for split, size in self.sizes.items():
+            inputs, targets = self.generate(np.random.default_rng(0), 1, split)
+            total += size * (
+                inputs.numel() * inputs.element_size() + targets.numel() * targets.element_size()
+            )
+        return total
 
     @abc.abstractmethod
     def generate(self, rng: np.random.Generator, size: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -60,6 +60,12 @@ class SineDataModule(SeriesDataModule):
             kwargs.setdefault("season", math.lcm(*(int(p) for p in self.periods)))
         super().__init__(**kwargs)
 
+    size_setting = "length"
+
+    def planned_bytes(self) -> int:
+        """The series (float64), and its windows of inputs and targets (float32) in every split."""
+        return self.length * 8 + self.length * (self.window + self.rollout_steps) * 4
+
     def load_frame(self) -> Frame:
         t = np.arange(self.length, dtype=np.float64)
         series = np.zeros(self.length)

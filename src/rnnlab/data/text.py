@@ -144,6 +144,14 @@ class CharTextDataModule(L.LightningDataModule):
             return self.text
         return builtin_corpus()
 
+    size_setting = "path"
+
+    def planned_bytes(self) -> int | None:
+        """The characters as ids (8 bytes each; the windows are views of them) and as text."""
+        if self.path is not None:
+            return self.path.stat().st_size * 12 if self.path.is_file() else None
+        return len(self.text) * 12 if self.text is not None else None
+
     def setup(self, stage: str | None = None) -> None:
         if self.ids:
             return

@@ -13,8 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.callbacks.budget import TICKS, TimeBudget
 from rnnlab.callbacks.pruning import TrialPruning
 from rnnlab.callbacks.safety import GracefulInterrupt
+from rnnlab.data.base import PlansMemory
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
+from rnnlab.run import resources
+from rnnlab.run.contradictions import given_keys, overrides_given
 from rnnlab.run.settings import budget_seconds
 from rnnlab.run.targets import instantiate
 from rnnlab.tasks.base import HORIZONS, Schedule
@@ -36,12 +39,29 @@ def route_lightning_logs() -> None:
 
 
 def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
-    """Instantiate the task's data module and set it up, so bad data stops the run here."""
+    """Instantiate the task's data module and set it up, so bad data stops the run here; data
+    that would not fit in memory is refused before it is made."""
     datamodule = instantiate("data", cfg.data)
+    planned = datamodule.planned_bytes() if isinstance(datamodule, PlansMemory) else None
+    if planned is not None:
+        key = f"data.{datamodule.size_setting}" if datamodule.size_setting else None
+        resources.check(cfg, resources.Need(data=planned), given_keys(overrides_given()), key)
     with config_group("data"):
         datamodule.prepare_data()
         datamodule.setup("fit")
     return datamodule
+
+
+def check_memory(cfg: DictConfig, datamodule, build_network) -> None:
+    """The run's data (held), its network's parameters and one batch's activations against
+    the free memory, before the network is built (run/resources.py)."""
+    if not cfg.get("check_memory", True):
+        return
+    inputs = next(iter(datamodule.train_dataloader()))[0]
+    layers = int(cfg.model.get("num_layers", 1))
+    need = resources.network_need(build_network, layers, inputs.shape, inputs.dtype, resources.free_bytes())
+    need.data = (datamodule.planned_bytes() if isinstance(datamodule, PlansMemory) else None) or 0
+    resources.check(cfg, need, given_keys(overrides_given()))
 
 
 def build_budget(cfg: DictConfig) -> TimeBudget | None:
@@ -50,8 +70,12 @@ def build_budget(cfg: DictConfig) -> TimeBudget | None:
     return None if seconds is None else TimeBudget(seconds)
 
 
-def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None) -> L.LightningModule:
-    """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule."""
+def build_task(
+    cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None, datamodule=None
+) -> L.LightningModule:
+    """The network from ``cfg.model`` sized by ``spec``, wrapped in the task's LightningModule.
+    With the run's ``datamodule``, the run's memory is estimated first (the network counted on
+    the meta device, one batch of the data through it) and refused beyond the free memory."""
     from rnnlab import registry
 
     sizes = {"input_size": spec.input_size, "output_size": spec.output_size}
@@ -89,6 +113,8 @@ def build_task(cfg: DictConfig, spec: TaskSpec, budget: TimeBudget | None = None
             "task.highway", f"false for a {spec.objective} task (only a forecast has one)", True
         )
     sizes["output_size"] *= likelihood.params
+    if datamodule is not None:
+        check_memory(cfg, datamodule, lambda **size: instantiate("model", cfg.model, **{**sizes, **size}))
     net = instantiate("model", cfg.model, **sizes)
     if spec.stateful and not net.backbone.carries_state:
         raise ConfigError(

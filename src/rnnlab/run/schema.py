@@ -169,6 +169,9 @@ class TrainSettings(Settings):
         ReportSettings()
     )
     overwrite: Annotated[bool, Setting("delete a finished run's files in the run dir first")] = False
+    check_memory: Annotated[
+        bool, Setting("refuse a run whose estimated memory is beyond the machine's free memory")
+    ] = True
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainSettings:
