@@ -245,7 +245,7 @@ def test_scheduler_interval_must_be_epoch_or_step(compose_train):
     [
         ("temperature=-1", "temperature must be a number >= 0 (0: the most likely character) (got -1)"),
         ("top_k=-2", "top_k must be an integer >= 0 (got -2)"),
-        ("length=1.5", "length must be an integer >= 0 (got 1.5)"),
+        ("length=1.5", "length must be an integer in [0, 1000000] (got 1.5)"),
         ("prompt=''", "prompt must be at least one character (got '')"),
     ],
 )

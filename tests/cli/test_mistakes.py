@@ -17,6 +17,7 @@ from tests.conftest import FAST, one_line, options, run_entry
 TRAIN = "rnnlab-train"
 REPORT, BENCH = "rnnlab-report", "rnnlab-bench"
 PREDICT, EXPORT = "rnnlab-predict", "rnnlab-export"
+EVAL, SAMPLE = "rnnlab-eval", "rnnlab-sample"
 ARGPARSE = (REPORT, BENCH)  # entry points whose flags argparse reads (no Hydra run dir)
 SEED = "seed must be an integer in [0, 4294967295], or null for no seed"
 LR = "optimizer.lr must be a number > 0 (a learning rate of 0 trains nothing)"
@@ -30,6 +31,12 @@ MISTAKES = [
         ["{sweep}", "--metric", "val/los"],
         "--metric must be a metric the sweep's finished jobs wrote; did you mean val/loss? (got 'val/los'): "
         "they wrote val/loss, val/loss_best",
+    ),
+    (
+        "report: an empty metric",
+        REPORT,
+        ["{sweep}", "--metric", ""],
+        "--metric must be a name, not empty (got '')",
     ),
     ("report: a mode", REPORT, ["{sweep}", "--mode", "up"], "--mode must be one of min, max (got 'up')"),
     (
@@ -85,6 +92,8 @@ MISTAKES = [
         ["{tmp}/nowhere"],
         "sweep must be a sweep directory with numbered job dirs (got '{tmp}/nowhere')",
     ),
+    ("sample a typo's length", SAMPLE, ["ckpt_path={text}", "length=100000000"], None),
+    ("eval a group it does not compose", EVAL, ["ckpt_path={sine}", "+trainer.limit_test_batches=-1"], None),
     (
         "predict: not a run",
         PREDICT,
@@ -559,7 +568,7 @@ MISTAKES = [
         "sample length text",
         "rnnlab-sample",
         ["ckpt_path=x", "length=abc"],
-        "length must be an integer >= 0 (got 'abc')",
+        "length must be an integer in [0, 1000000] (got 'abc')",
     ),
     (
         "sample seed text",
@@ -690,6 +699,9 @@ MISTAKES = [
 
 # the messages that name a file made by the fixture below
 FILE_MESSAGES = {
+    "sample a typo's length": "length must be an integer in [0, 1000000] (got 100000000)",
+    "eval a group it does not compose": "trainer must be a key rnnlab-eval reads (got {{'limit_test_batches': -1}}): "
+    "unknown key",
     "predict: a key it does not read": "stepz must be a key rnnlab-predict reads; did you mean steps? (got 3): "
     "unknown key",
     "csv latin-1": "data.path must be a UTF-8 CSV file (got '{latin1}'): byte 0xe9 at offset 17 is not valid "

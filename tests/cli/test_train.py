@@ -287,7 +287,7 @@ def test_sampling_errors_are_one_line(tutorial_run, tmp_path, case):
         "truncated": "ckpt_path must be a readable checkpoint",
         "not_rnnlab": "ckpt_path must be a checkpoint written by rnnlab-train",
         "regression": "ckpt_path must be a language model's checkpoint (trained with data=text)",
-        "bad_length": "length must be an integer >= 0 (got -1)",
+        "bad_length": "length must be an integer in [0, 1000000] (got -1)",
     }[case]
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"rnnlab-sample: error: {expected}")

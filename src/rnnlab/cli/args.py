@@ -64,6 +64,13 @@ def integer(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def name(text: str) -> str:
+    """A name (a metric, a key): not empty."""
+    if not text.strip():
+        raise _must("a name, not empty", text)
+    return text
+
+
 def one_of(choices: Iterable[str]) -> Callable[[str], str]:
     known = list(choices)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnlab.cli.args import Parser, one_of
+from rnnlab.cli.args import Parser, name, one_of
 from rnnlab.errors import ConfigError, did_you_mean
 from rnnlab.report.figures import print_curves, print_table, write_curves, write_reports, write_search
 from rnnlab.report.sweep import (
@@ -35,23 +35,28 @@ from rnnlab.report.sweep import (
 def main(argv: list[str] | None = None) -> None:
     parser = Parser(prog="rnnlab-report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, help="a sweep directory: outputs/multirun/<stamp>")
-    parser.add_argument("--metric", help="a metrics.json key (default: the sweep's optimized_metric)")
+    parser.add_argument(
+        "--metric", type=name, help="a metrics.json key (default: the sweep's optimized_metric)"
+    )
     parser.add_argument(
         "--mode", type=one_of(("min", "max")), help="min or max: which way is better (default: the sweep's)"
     )
-    parser.add_argument("--x", help="a swept key with numeric values: plot the metric against it")
+    parser.add_argument("--x", type=name, help="a swept key with numeric values: plot the metric against it")
     parser.add_argument(
         "--storage",
+        type=name,
         help="the Optuna storage of a search kept outside its sweep dir (a .journal file or a URL)",
     )
     parser.add_argument(
         "--along",
         action="append",
+        type=name,
         help="with --x a metric (model/state_size): a swept key that moves a point along its line",
     )
     parser.add_argument(
         "--best-over",
         action="append",
+        type=name,
         help="a swept key (e.g. optimizer.lr) to take the best of at each point",
     )
     args = parser.parse_args(argv)

@@ -53,7 +53,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """The ``rnnlab-sample`` console script."""
-    run_entry_point(main, "rnnlab-sample")
+    run_entry_point(main, "rnnlab-sample", "sample", own_help=False)
 
 
 if __name__ == "__main__":

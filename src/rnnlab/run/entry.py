@@ -76,19 +76,20 @@ def _print_help(config_name: str, overrides: list[str]) -> None:
     print(help_text(config_name, overrides))
 
 
-def run_entry_point(main, program: str, config_name: str | None = None) -> None:
+def run_entry_point(main, program: str, config_name: str | None = None, own_help: bool = True) -> None:
     """Run a ``@hydra.main`` entry point so that Hydra's own errors are one line and exit 2,
     like rnnlab's: an override that names no key (``foo=1``), an option a config group does
     not have (``model=transformer``), an override Hydra cannot parse. Set
     ``HYDRA_FULL_ERROR=1`` to see Hydra's full report and traceback instead. With
-    ``config_name``, ``--help`` is :func:`help_text`."""
+    ``config_name``, a misspelled key gets the nearest key of that config, and (unless
+    ``own_help`` is false) ``--help`` is :func:`help_text`."""
     import os
     import sys
 
     from hydra.errors import HydraException
 
     arguments = sys.argv[1:]
-    if config_name and {"--help", "-h"} & set(arguments):
+    if config_name and own_help and {"--help", "-h"} & set(arguments):
         overrides = [argument for argument in arguments if not argument.startswith("-")]
         main = functools.partial(_print_help, config_name, overrides)
     if os.environ.get("HYDRA_FULL_ERROR") == "1":

@@ -314,7 +314,10 @@ class SampleSettings(Settings):
 
     ckpt_path: Annotated[str, Setting("a checkpoint written with data=text", min_length=1)]
     prompt: Annotated[str, Setting("the text to continue", "at least one character", min_length=1)] = "The "
-    length: Annotated[int, Setting("characters to add", ge=0)] = 300
+    # one character a forward step: a million is minutes on a CPU; more is a typo
+    length: Annotated[int, Setting("characters to add", "an integer in [0, 1000000]", ge=0, le=1_000_000)] = (
+        300
+    )
     temperature: Annotated[
         float,
         Setting(
