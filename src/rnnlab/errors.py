@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -83,3 +84,26 @@ def did_you_mean(name: str, known) -> str:
     others = sorted(str(k) for k in known if str(k) != str(name))
     closest = difflib.get_close_matches(str(name), others, n=1)
     return f"; did you mean {closest[0]}?" if closest else ""
+
+
+# what a write can meet once a command is under way (a full disk, a folder that stops being
+# writable), in words
+WRITE_FAULTS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file is larger than the system allows",
+    errno.EROFS: "the file system became read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "an input/output error",
+}
+
+
+def write_fault_in(error: BaseException | None) -> OSError | None:
+    """The failed write behind ``error``: itself, or the cause a library wrapped it in
+    (Lightning's TensorBoard logger raises a ValueError from the OSError)."""
+    while error is not None and not isinstance(error, ConfigError):  # a setting's line says more
+        if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
+            return error
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return None

@@ -119,3 +119,28 @@ def test_a_disk_that_fills_under_a_run_keeps_the_last_good_checkpoint(tmp_path):
         assert json.loads((run_dir / "metrics.json").read_text())["status"] == "failed"
     finally:
         subprocess.run(["umount", str(MOUNT)], check=False)
+
+
+@pytest.mark.parametrize("entry", ["rnnlab-predict", "rnnlab-report"])
+def test_a_full_disk_under_another_entry_point_is_one_line(sine_run, tmp_path, monkeypatch, entry):
+    import matplotlib.figure
+
+    def savefig(self, path, *args, **kwargs):
+        raise _full_disk(path)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    if entry == "rnnlab-predict":
+        folder = tmp_path / "forecast"
+        args = [f"run={sine_run}", "steps=5", f"hydra.run.dir={folder}"]
+        written = folder / "forecast.png"
+    else:
+        folder = tmp_path / "sweep" / "0"
+        (folder / ".hydra").mkdir(parents=True)
+        (folder / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
+        (folder / "metrics.json").write_text('{"status": "ok", "val/loss": 0.5}')
+        args = [str(tmp_path / "sweep"), "--metric", "val/loss"]
+        written = tmp_path / "sweep" / "report.png"
+    code, _, stderr = run_entry(entry, *args)
+    assert code == 1, stderr[-3000:]
+    (line,) = [line for line in stderr.splitlines() if line.startswith("rnnlab-")]
+    assert line == f"{entry}: error: could not write {written}: no space left on the device"

@@ -5,7 +5,6 @@ rnnlab-eval ckpt_path=outputs/runs/<run>/checkpoints/<best>.ckpt
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -13,7 +12,7 @@ from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
 from rnnlab.errors import ConfigError
-from rnnlab.run.entry import run_entry_point, skip_exit_gc
+from rnnlab.run.entry import one_line_errors, run_entry_point, skip_exit_gc
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float | str]:
@@ -65,11 +64,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
-    try:
+    with one_line_errors("rnnlab-eval"):
         evaluate(cfg)
-    except ConfigError as error:
-        print(f"rnnlab-eval: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 def cli() -> None:

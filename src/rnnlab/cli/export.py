@@ -5,15 +5,13 @@ rnnlab-export run=outputs/runs/<run> [format=torch|onnx]
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
-from rnnlab.errors import ConfigError
-from rnnlab.run.entry import run_entry_point, skip_exit_gc
+from rnnlab.run.entry import one_line_errors, run_entry_point, skip_exit_gc
 
 
 def export(cfg: DictConfig) -> dict:
@@ -34,11 +32,8 @@ def export(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
-    try:
+    with one_line_errors("rnnlab-export"):
         export(cfg)
-    except ConfigError as error:
-        print(f"rnnlab-export: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 def cli() -> None:

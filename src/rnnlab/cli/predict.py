@@ -12,8 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
-from rnnlab.errors import ConfigError
-from rnnlab.run.entry import run_entry_point, skip_exit_gc
+from rnnlab.run.entry import one_line_errors, run_entry_point, skip_exit_gc
 
 
 def predict(cfg: DictConfig):
@@ -74,11 +73,8 @@ def show(result, folder: Path, rows: int = 12) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
-    try:
+    with one_line_errors("rnnlab-predict"):
         predict(cfg)
-    except ConfigError as error:
-        print(f"rnnlab-predict: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 def cli() -> None:

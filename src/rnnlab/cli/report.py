@@ -30,6 +30,7 @@ from rnnlab.report.sweep import (
     stored_settings,
     summarize,
 )
+from rnnlab.run.entry import one_line_errors
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,18 +75,19 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         parser.refuse(error)
     rows = summarize(jobs, metric, mode)
-    write_reports(args.sweep, jobs, rows, metric)
-    if study is not None:
-        objectives = stored_objectives(args.sweep) or [metric]
-        write_search(args.sweep, study, objectives)
-        print_table(rows, metric, f"{args.sweep}: a search of {len(jobs)} trials")
-    elif x is not None:
-        points = curves(jobs, metric, mode, x, best_over, along)
-        columns_by = x if x in jobs[0].swept else ", ".join(along) or "run"
-        write_curves(args.sweep, points, metric, x, columns_by)
-        print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs", columns_by)
-    else:
-        print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
+    with one_line_errors(parser.prog):  # a sweep dir on a full disk
+        write_reports(args.sweep, jobs, rows, metric)
+        if study is not None:
+            objectives = stored_objectives(args.sweep) or [metric]
+            write_search(args.sweep, study, objectives)
+            print_table(rows, metric, f"{args.sweep}: a search of {len(jobs)} trials")
+        elif x is not None:
+            points = curves(jobs, metric, mode, x, best_over, along)
+            columns_by = x if x in jobs[0].swept else ", ".join(along) or "run"
+            write_curves(args.sweep, points, metric, x, columns_by)
+            print_curves(points, metric, x, f"{args.sweep}: {len(jobs)} jobs", columns_by)
+        else:
+            print_table(rows, metric, f"{args.sweep}: {len(jobs)} jobs")
     for job in (j for j in jobs if j.status not in ("ok", "pruned")):
         print(f"job {job.name} ({job.configuration}, seed {job.seed or '-'}): {unfinished(job, args.sweep)}")
     print(f"wrote {args.sweep / 'report.csv'}, report.md, report.png")

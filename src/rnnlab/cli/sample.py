@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from rnnlab import CONFIG_DIR
 from rnnlab.errors import ConfigError
-from rnnlab.run.entry import run_entry_point, skip_exit_gc
+from rnnlab.run.entry import one_line_errors, run_entry_point, skip_exit_gc
 
 
 def sample(cfg: DictConfig) -> str:
@@ -43,11 +43,8 @@ def sample(cfg: DictConfig) -> str:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="sample")
 def main(cfg: DictConfig) -> None:
     skip_exit_gc()
-    try:
+    with one_line_errors("rnnlab-sample"):
         text = sample(cfg)
-    except ConfigError as error:
-        print(f"rnnlab-sample: error: {error}", file=sys.stderr)
-        sys.exit(2)
     print(text)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
+from collections.abc import Iterator
 
 from omegaconf import OmegaConf
 
@@ -74,6 +76,29 @@ def help_text(config_name: str, overrides: list[str]) -> str:
 
 def _print_help(config_name: str, overrides: list[str]) -> None:
     print(help_text(config_name, overrides))
+
+
+@contextlib.contextmanager
+def one_line_errors(program: str) -> Iterator[None]:
+    """Around an entry point's work (inside its task function, where Hydra would print its
+    own report first): a setting's mistake is one line and exit 2; a write that fails (a full
+    disk, a folder that stops taking writes) is one line naming the file, and exit 1."""
+    import sys
+
+    from rnnlab.errors import WRITE_FAULTS, ConfigError, write_fault_in
+
+    try:
+        yield
+    except ConfigError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        fault = write_fault_in(error)
+        if fault is None:
+            raise
+        path = fault.filename2 or fault.filename or "a file"
+        print(f"{program}: error: could not write {path}: {WRITE_FAULTS[fault.errno]}", file=sys.stderr)
+        sys.exit(1)
 
 
 def run_entry_point(main, program: str, config_name: str | None = None, own_help: bool = True) -> None:

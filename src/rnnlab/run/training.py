@@ -3,13 +3,12 @@ best score, the test, the closing metrics, and what a failure reports."""
 
 from __future__ import annotations
 
-import errno
 import logging
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.errors import ConfigError, first_line
+from rnnlab.errors import WRITE_FAULTS, ConfigError, first_line, write_fault_in
 from rnnlab.run.launch import in_sweep
 
 log = logging.getLogger(__name__)
@@ -215,33 +214,10 @@ def failure(error: Exception, cfg: DictConfig) -> tuple[str, str, int | None]:
         else:
             kept = "nothing had trained yet; resuming starts it again"
         return "interrupted", f"{error}; {kept}. Resume with:\n  {resume}", 128 + error.signum
-    fault = _write_fault_in(error)
+    fault = write_fault_in(error)
     if fault is not None:
         return "failed", write_fault(fault, Path(cfg.paths.output_dir)), 1
     return "failed", f"{type(error).__name__}: {error}", None
-
-
-def _write_fault_in(error: BaseException | None) -> OSError | None:
-    """The failed write behind ``error``: itself, or the cause a library wrapped it in
-    (Lightning's TensorBoard logger raises a ValueError from the OSError)."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
-            return error
-        error = error.__cause__ or error.__context__
-    return None
-
-
-# what a write can meet once the run is under way (a full disk, a folder that stops being
-# writable), in words
-WRITE_FAULTS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "the disk quota is used up",
-    errno.EFBIG: "the file is larger than the system allows",
-    errno.EROFS: "the file system became read-only",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EIO: "an input/output error",
-}
 
 
 def write_fault(error: OSError, run_dir: Path) -> str:
