@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, validate_call
@@ -45,6 +45,8 @@ class Settings(BaseModel):
     """A config node's declared settings; any key not declared is refused."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+    # a program's root settings: the config groups its config composes (None: all of conf/)
+    groups: ClassVar[tuple[str, ...] | None] = None
 
 
 def declared(init: Callable) -> Callable:

@@ -112,7 +112,6 @@ class TrainSettings(Settings):
     """rnnlab-train's root settings (conf/train.yaml), beside its config groups."""
 
     unknown: ClassVar[str] = "a key rnnlab reads"
-    groups: ClassVar[tuple[str, ...]] = ()  # set from conf/ (run/settings.py)
 
     task_name: Annotated[str, Setting("the run's title in its summary")] = "train"
     task: Annotated[TaskSettings, Setting("what the task makes of the network's outputs")] = TaskSettings()
@@ -302,6 +301,7 @@ class EvalSettings(Settings):
     """rnnlab-eval's root settings (conf/eval.yaml)."""
 
     unknown: ClassVar[str] = "a key rnnlab-eval reads"
+    groups: ClassVar[tuple[str, ...] | None] = ("paths",)  # the config groups it composes
 
     ckpt_path: Annotated[str, Setting("a checkpoint written by rnnlab-train", min_length=1)]
     overwrite: Annotated[bool, Setting("delete earlier results in the eval dir first")] = False
@@ -311,6 +311,7 @@ class SampleSettings(Settings):
     """rnnlab-sample's settings (conf/sample.yaml)."""
 
     unknown: ClassVar[str] = "a key rnnlab-sample reads"
+    groups: ClassVar[tuple[str, ...] | None] = ()  # the config groups it composes
 
     ckpt_path: Annotated[str, Setting("a checkpoint written with data=text", min_length=1)]
     prompt: Annotated[str, Setting("the text to continue", "at least one character", min_length=1)] = "The "
@@ -367,6 +368,7 @@ class PredictSettings(FromRun):
     """rnnlab-predict's root settings (conf/predict.yaml)."""
 
     unknown: ClassVar[str] = "a key rnnlab-predict reads"
+    groups: ClassVar[tuple[str, ...] | None] = ("paths",)  # the config groups it composes
 
     steps: Annotated[
         int, Setting("steps to forecast past the last row", "an integer in [1, 100000]", ge=1, le=100_000)
@@ -396,6 +398,7 @@ class ExportSettings(FromRun):
     """rnnlab-export's root settings (conf/export.yaml)."""
 
     unknown: ClassVar[str] = "a key rnnlab-export reads"
+    groups: ClassVar[tuple[str, ...] | None] = ("paths",)  # the config groups it composes
 
     format: Annotated[
         Literal["torch", "onnx"],

@@ -28,21 +28,13 @@ def config_groups() -> tuple[str, ...]:
 
 
 def root_settings(cfg: DictConfig, model: type[Settings]) -> Settings:
-    """The root keys of a composed config (the groups it composed aside: their parts check
-    their own) against ``model``; a group this program does not compose (``+trainer.x`` on
-    rnnlab-eval) is a key it does not read."""
-    composed = composed_groups()
-    values = {str(key): _plain(cfg[key]) for key in cfg if key not in composed or key in model.model_fields}
+    """The root keys of a composed config against ``model``, the config groups the program
+    composes aside (their parts check their own): ``model.groups``, or every group of conf/.
+    A group the program does not compose (``+trainer.x`` on rnnlab-eval) is a key it does
+    not read."""
+    groups = config_groups() if model.groups is None else model.groups
+    values = {str(key): _plain(cfg[key]) for key in cfg if key not in groups or key in model.model_fields}
     return check(model, values)
-
-
-def composed_groups() -> set[str]:
-    """The config groups of this program's config (Hydra's runtime choices), else all of conf/."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return set(config_groups())
-    return {str(group) for group in HydraConfig.get().runtime.choices if not str(group).startswith("hydra")}
 
 
 def _plain(value: Any) -> Any:
