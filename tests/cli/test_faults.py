@@ -60,7 +60,7 @@ def _fail_permission(monkeypatch):
     [
         (_fail_metrics, "no space left on the device"),
         (_fail_tensorboard, "no space left on the device"),
-        (_fail_permission, "permission denied"),
+        pytest.param(_fail_permission, "permission denied", marks=pytest.mark.slow),
     ],
     ids=["metrics.json", "tensorboard", "permission"],
 )

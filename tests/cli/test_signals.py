@@ -44,7 +44,15 @@ PHASES = {
 }
 
 
-@pytest.mark.parametrize("phase", list(PHASES))
+# three in the default run (the start, the phase Lightning's own handler ended with exit 0, and
+# training with its resume); the rest run with the slow tests, to keep the default run short
+FAST_PHASES = ("start-up", "sanity check", "training")
+
+
+@pytest.mark.parametrize(
+    "phase",
+    [phase if phase in FAST_PHASES else pytest.param(phase, marks=pytest.mark.slow) for phase in PHASES],
+)
 def test_a_signal_at_any_phase_ends_the_run_with_its_status_and_the_resume_command(
     tmp_path, monkeypatch, phase
 ):
