@@ -106,8 +106,10 @@ def test_an_lstm_solves_the_adding_problem_at_length_30(tmp_path, seed, figure):
         "trainer.max_epochs=25",
         "optimizer.lr=0.01",
     )
-    assert metrics["test/baseline_mse"] == pytest.approx(1 / 6, abs=0.02)
-    assert figure("test/mse", metrics["test/mse"]) < 0.01
+    assert figure("test/mse", metrics["test/mse"]) < 0.01  # 0.0008-0.0015 over seeds 0-2
+    # the variance of a sum of two uniforms, estimated on 500 sequences (about 0.009 its
+    # standard error; seed 2's split gives 0.146)
+    assert metrics["test/baseline_mse"] == pytest.approx(1 / 6, abs=0.04)
 
 
 @pytest.mark.slow
@@ -171,5 +173,6 @@ def test_an_lstm_learns_which_value_belongs_to_each_key(tmp_path, seed, figure):
     )
     assert metrics["test/baseline_acc"] == pytest.approx(1 / 8)
     assert metrics["test/baseline_loss"] == pytest.approx(math.log(8))
-    assert figure("test/acc", metrics["test/acc"]) > 0.65  # the plateau is 0.45
+    # 0.84 / 0.67 / 0.81 over seeds 0-2; the plateau is 0.45: the bound sits between the two
+    assert figure("test/acc", metrics["test/acc"]) > 0.55
     assert "test/seq_acc" in metrics and metrics["status"] == "ok"
