@@ -121,7 +121,7 @@ def test_a_disk_that_fills_under_a_run_keeps_the_last_good_checkpoint(tmp_path):
         subprocess.run(["umount", str(MOUNT)], check=False)
 
 
-@pytest.mark.parametrize("entry", ["rnnlab-predict", "rnnlab-report"])
+@pytest.mark.parametrize("entry", [pytest.param("rnnlab-predict", marks=pytest.mark.slow), "rnnlab-report"])
 def test_a_full_disk_under_another_entry_point_is_one_line(sine_run, tmp_path, monkeypatch, entry):
     import matplotlib.figure
 

@@ -364,6 +364,7 @@ def test_a_job_without_a_finite_objective_fails_its_trial(metrics, failed):
     assert failed in result["error"]
 
 
+@pytest.mark.slow  # a search of one trial; outcome()'s cases are in the default run
 def test_an_objective_no_job_writes_fails_the_trials_and_stops_the_search(tmp_path):
     result = run_main(
         "rnnlab-train",

@@ -771,8 +771,14 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
     }
 
 
+# rnnlab-predict's and -export's cases load a trained run each: they run with the slow tests
+SLOW_ENTRIES = (PREDICT, EXPORT)
+
+
 @pytest.mark.parametrize(
-    ("entry", "args", "message"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+    ("entry", "args", "message"),
+    [pytest.param(*m[1:], marks=[pytest.mark.slow] if m[1] in SLOW_ENTRIES else []) for m in MISTAKES],
+    ids=[m[0] for m in MISTAKES],
 )
 def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args, message):
     case = request.node.callspec.id

@@ -45,6 +45,7 @@ def test_a_run_beyond_the_free_memory_is_refused_with_its_estimate(tmp_path, arg
     assert not (run / "checkpoints").exists()
 
 
+@pytest.mark.slow  # two runs
 def test_check_memory_false_runs_what_the_estimate_refuses(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "free_bytes", lambda: 1000)  # a machine with 1 KB free
     code, _, stderr = run_entry("rnnlab-train", *FAST, f"hydra.run.dir={tmp_path / 'refused'}")

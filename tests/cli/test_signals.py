@@ -44,9 +44,9 @@ PHASES = {
 }
 
 
-# three in the default run (the start, the phase Lightning's own handler ended with exit 0, and
-# training with its resume); the rest run with the slow tests, to keep the default run short
-FAST_PHASES = ("start-up", "sanity check", "training")
+# two in the default run (the start, with its resume, and the phase Lightning's own handler
+# ended with exit 0); the rest run with the slow tests, to keep the default run short
+FAST_PHASES = ("start-up", "sanity check")
 
 
 @pytest.mark.parametrize(
