@@ -817,7 +817,19 @@ def test_a_checkpoint_with_edited_generator_states_is_one_line(sine_run, tmp_pat
     )
 
 
-@pytest.mark.parametrize("rule", CONTRADICTIONS, ids=[f"{r.first} with {r.second}" for r in CONTRADICTIONS])
+# the three in the default run, every rule with the slow tests
+NAMED = {("model.hidden_size", "model.params"), ("trainer.max_epochs", "budget"),
+         ("callbacks.early_stopping", "trainer.limit_val_batches")}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(r, marks=[] if (r.first, r.second) in NAMED else [pytest.mark.slow])
+        for r in CONTRADICTIONS
+    ],
+    ids=[f"{r.first} with {r.second}" for r in CONTRADICTIONS],
+)
 def test_settings_that_contradict_are_one_line_naming_both(files, tmp_path, rule):
     args = [a.format(**files) for a in rule.example]
     code, _, stderr = run_entry(TRAIN, *FAST, *args, f"hydra.run.dir={tmp_path / 'run'}")

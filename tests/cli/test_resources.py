@@ -18,7 +18,12 @@ FITS = "small enough for the run to fit in memory (or check_memory=false to run 
     [
         (["data=mqar", "data.train_size=1000000000"], "data.train_size", r"data 1\.02 TB"),
         (["data.length=3000000000"], "data.length", r"data 1\.18 TB"),
-        (["model.params=20000000000"], "model.params", r"20,000,\d{3},\d{3} parameters 320 GB"),
+        pytest.param(  # the budget's width searched on the meta device: 2 s
+            ["model.params=20000000000"],
+            "model.params",
+            r"20,000,\d{3},\d{3} parameters 320 GB",
+            marks=pytest.mark.slow,
+        ),
         pytest.param(  # 2000 layers 2048 wide: counted on the meta device, two layers measured
             ["model.num_layers=2000", "model.hidden_size=2048"],
             "model.num_layers",
