@@ -58,7 +58,7 @@ def _fail_permission(monkeypatch):
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
-        (_fail_metrics, "no space left on the device"),
+        pytest.param(_fail_metrics, "no space left on the device", marks=pytest.mark.slow),
         (_fail_tensorboard, "no space left on the device"),
         pytest.param(_fail_permission, "permission denied", marks=pytest.mark.slow),
     ],

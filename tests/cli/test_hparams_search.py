@@ -406,17 +406,19 @@ def _other_program_db(path):
             "hydra.sweeper.storage must be an Optuna journal file (one JSON operation per line) "
             "(got '{path}'): its first line is not an Optuna operation",
         ),
-        (
+        pytest.param(
             "study.db",
             lambda p: p.write_text("a text file\n"),
             "hydra.sweeper.storage must be an Optuna sqlite file (got 'sqlite:///{path}'): the file is not a "
             "sqlite database",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             "accounts.db",
             _other_program_db,
             "hydra.sweeper.storage must be an Optuna sqlite file (or a new one) (got 'sqlite:///{path}'): "
             "it is another program's database (tables invoices); Optuna would add its own",
+            marks=pytest.mark.slow,
         ),
     ],
 )

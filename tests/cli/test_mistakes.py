@@ -773,11 +773,19 @@ def files(tmp_path_factory, sine_run, text_run) -> dict[str, Path]:
 
 # rnnlab-predict's and -export's cases load a trained run each: they run with the slow tests
 SLOW_ENTRIES = (PREDICT, EXPORT)
+SLOW_CASES = (
+    "mqar with a tiny vocabulary",
+    "a time column with a bad cell",
+    "parity too small for distinct splits",
+)
 
 
 @pytest.mark.parametrize(
     ("entry", "args", "message"),
-    [pytest.param(*m[1:], marks=[pytest.mark.slow] if m[1] in SLOW_ENTRIES else []) for m in MISTAKES],
+    [
+        pytest.param(*m[1:], marks=[pytest.mark.slow] if m[1] in SLOW_ENTRIES or m[0] in SLOW_CASES else [])
+        for m in MISTAKES
+    ],
     ids=[m[0] for m in MISTAKES],
 )
 def test_a_mistake_is_one_line_and_exit_2(files, tmp_path, request, entry, args, message):
