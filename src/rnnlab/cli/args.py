@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn
@@ -93,14 +92,3 @@ def new_file(text: str) -> Path:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise _must("a file rnnlab can write", text, "permission denied")
     return path
-
-
-def write_file(prog: str, path: Path, text: str) -> None:
-    """Write a result file whole; a disk that fills is one line (exit 1), the old file kept."""
-    from rnnlab.run.results import write_whole
-
-    try:
-        write_whole(path, text)
-    except OSError as error:
-        print(f"{prog}: error: could not write {path}: {error.strerror or error}", file=sys.stderr)
-        raise SystemExit(1) from None

@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 
 from rnnlab.bench import BENCHMARKS
-from rnnlab.cli.args import Parser, integer, new_file, one_of, write_file
+from rnnlab.cli.args import Parser, integer, new_file, one_of
+from rnnlab.run.entry import one_line_errors
+from rnnlab.run.results import write_whole
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     result = benchmark.measure(args.repeats or benchmark.REPEATS, **options)
     benchmark.show(result)
     if args.json:
-        write_file(parser.prog, args.json, json.dumps(result, indent=2) + "\n")
+        with one_line_errors(parser.prog):  # a full disk: one line, the old file kept
+            write_whole(args.json, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
