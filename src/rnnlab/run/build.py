@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.callbacks.budget import TICKS, TimeBudget
 from rnnlab.callbacks.pruning import TrialPruning
 from rnnlab.callbacks.safety import GracefulInterrupt
-from rnnlab.data.base import PlansMemory
 from rnnlab.data.spec import TaskSpec
 from rnnlab.errors import ConfigError, check_choice, config_group
 from rnnlab.run import resources
@@ -42,7 +41,7 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     """Instantiate the task's data module and set it up, so bad data stops the run here; data
     that would not fit in memory is refused before it is made."""
     datamodule = instantiate("data", cfg.data)
-    planned = datamodule.planned_bytes() if isinstance(datamodule, PlansMemory) else None
+    planned = resources.planned_bytes(datamodule)
     if planned is not None:
         key = f"data.{datamodule.size_setting}" if datamodule.size_setting else None
         resources.check(cfg, resources.Need(data=planned), given_keys(overrides_given()), key)
@@ -53,14 +52,15 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
 
 
 def check_memory(cfg: DictConfig, datamodule, build_network) -> None:
-    """The run's data (held), its network's parameters and one batch's activations against
-    the free memory, before the network is built (run/resources.py)."""
+    """The run's data (as its data module planned it), its network's parameters and one
+    batch's activations against the free memory, before the network is built
+    (run/resources.py)."""
     if not cfg.get("check_memory", True):
         return
     inputs = next(iter(datamodule.train_dataloader()))[0]
     layers = int(cfg.model.get("num_layers", 1))
     need = resources.network_need(build_network, layers, inputs.shape, inputs.dtype, resources.free_bytes())
-    need.data = (datamodule.planned_bytes() if isinstance(datamodule, PlansMemory) else None) or 0
+    need.data = resources.planned_bytes(datamodule) or 0
     resources.check(cfg, need, given_keys(overrides_given()))
 
 

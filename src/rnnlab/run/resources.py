@@ -5,9 +5,10 @@ with the estimate and the key to change when it is beyond what the machine has f
   them (a memory task from one generated sequence per split; a series from its length and
   its windows);
 - the network: built on PyTorch's ``meta`` device (shapes, no storage), so that its
-  parameters are counted exactly, with their gradients and the optimizer's state, and one
-  batch's forward pass is run there with autograd's saved-tensor hooks counting what the
-  family's own code keeps for the backward pass (its activations per step, times the steps).
+  parameters are counted exactly, with their gradients and the optimizer's state; where a
+  generous bound does not already fit, autograd's saved-tensor hooks count what the family's
+  own code keeps for the backward pass, on the meta device, for one and two layers and one
+  and two sequences of the run's batch, extrapolated to its layers and batch size.
 
 ``check_memory=false`` runs a run beyond the estimate (memory it does not see: swap, a
 machine that frees memory later).
@@ -27,6 +28,13 @@ from rnnlab.errors import ConfigError
 # weights, their gradients and Adam's two moments, 4 bytes each
 BYTES_PER_PARAMETER = 16
 MODEL_KEYS = ("model.params", "model.num_layers", "model.hidden_size", "model.state_size", "model.num_heads")
+
+
+def planned_bytes(datamodule) -> int | None:
+    """What a data module says its data will take (the PlansMemory protocol), else None."""
+    from rnnlab.data.base import PlansMemory
+
+    return datamodule.planned_bytes() if isinstance(datamodule, PlansMemory) else None
 
 
 def free_bytes() -> int | None:
